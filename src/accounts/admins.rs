@@ -1,0 +1,223 @@
+//! Administrator accounts and what each role may do.
+
+use crate::accounts::{Email, Password, PasswordProblem, lockout, new_security_stamp};
+use crate::settings::PasswordOptions;
+use crate::state::AppState;
+use crate::store::{AdminRow, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything.
+    Administrator,
+    /// View customers, send Reset Password, Unlock; nothing else.
+    Support,
+}
+
+/// Admin actions that a role may or may not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    ViewCustomers,
+    SendResetLink,
+    Unlock,
+    ForceSignIn,
+    EditPasswordOptions,
+    ViewAudit,
+    ViewMailQueue,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::Support => "support",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.to_ascii_lowercase().as_str() {
+            "administrator" | "admin" => Some(Role::Administrator),
+            "support" => Some(Role::Support),
+            _ => None,
+        }
+    }
+
+    /// The one place that says who may do what.
+    pub fn allows(self, permission: Permission) -> bool {
+        match self {
+            Role::Administrator => true,
+            Role::Support => matches!(
+                permission,
+                Permission::ViewCustomers | Permission::SendResetLink | Permission::Unlock
+            ),
+        }
+    }
+}
+
+/// A signed-in administrator.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub security_stamp: String,
+}
+
+impl Admin {
+    fn from_row(row: AdminRow) -> Option<Admin> {
+        Some(Admin {
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            role: Role::parse(&row.role)?,
+            security_stamp: row.security_stamp,
+        })
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.allows(permission)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateAdminError {
+    #[error("{0}")]
+    InvalidEmail(&'static str),
+    #[error("the name is empty or too long")]
+    InvalidName,
+    #[error("the password breaks the policy: {0:?}")]
+    Policy(Vec<PasswordProblem>),
+    #[error("there is already an administrator with this email address")]
+    EmailTaken,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for CreateAdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate => CreateAdminError::EmailTaken,
+            other => CreateAdminError::Internal(other.into()),
+        }
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    role: Role,
+    password: &str,
+    confirmation: Option<&str>,
+) -> Result<i64, CreateAdminError> {
+    let email = Email::parse(email).map_err(|e| CreateAdminError::InvalidEmail(e.message_key()))?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(CreateAdminError::InvalidName);
+    }
+    let options = PasswordOptions::load(&state.db).await?;
+    let password = Password::new(password, confirmation, &email, &options.policy())
+        .map_err(CreateAdminError::Policy)?;
+    let hash = state.hasher.hash(&password).await?;
+    let id = state
+        .db
+        .insert_admin(
+            email.as_str(),
+            &email.key(),
+            name,
+            role.code(),
+            &hash,
+            &new_security_stamp(),
+            state.now(),
+        )
+        .await?;
+    tracing::info!(admin_id = id, role = role.code(), "administrator created");
+    Ok(id)
+}
+
+/// Same rules as the storefront: dummy hash for unknown emails, lockout after
+/// repeated failures, one answer for every failure.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Admin, super::customers::SignInError> {
+    use super::customers::SignInError;
+    let row = match Email::parse(email) {
+        Ok(email) if password.chars().count() <= super::MAX_PASSWORD_LENGTH => {
+            state.db.admin_by_email_key(&email.key()).await?
+        }
+        _ => None,
+    };
+    let matches = state
+        .hasher
+        .verify(row.as_ref().map(|r| r.password_hash.as_str()), password)
+        .await;
+    let Some(row) = row else {
+        return Err(SignInError::Failed);
+    };
+    let now = state.now();
+    if lockout::is_locked(row.locked_until, now) {
+        return Err(SignInError::Failed);
+    }
+    if !matches {
+        let options = PasswordOptions::load(&state.db).await?;
+        let (failures, locked_until) = lockout::after_failure(row.failed_sign_ins, now, &options);
+        state
+            .db
+            .record_admin_failed_sign_in(row.id, failures, locked_until)
+            .await?;
+        return Err(SignInError::Failed);
+    }
+    state.db.record_admin_sign_in(row.id, now).await?;
+    Admin::from_row(row).ok_or(SignInError::Failed)
+}
+
+/// The administrator a session points at, if its stamp is still current.
+pub async fn current(state: &AppState, id: i64, stamp: &str) -> Result<Option<Admin>, StoreError> {
+    Ok(state
+        .db
+        .admin_by_id(id)
+        .await?
+        .filter(|a| crate::secrets::secure_eq(&a.security_stamp, stamp))
+        .and_then(Admin::from_row))
+}
+
+/// The first-run setup token: generated when no administrator exists, kept (hashed)
+/// in the settings so any instance accepts it, and deleted once used.
+pub mod setup {
+    use crate::secrets::{random_token, token_hash};
+    use crate::state::AppState;
+    use crate::store::StoreResult;
+
+    const SETTING: &str = "secret.admin_setup_token_hash";
+
+    /// Issues a fresh token when there is no administrator; returns it for the log.
+    pub async fn issue_if_needed(state: &AppState) -> StoreResult<Option<String>> {
+        if state.db.admin_count().await? > 0 {
+            return Ok(None);
+        }
+        let token = random_token();
+        state.db.put_setting(SETTING, &token_hash(&token)).await?;
+        Ok(Some(token))
+    }
+
+    /// Whether `token` is the live setup token and no administrator exists yet.
+    pub async fn is_valid(state: &AppState, token: &str) -> StoreResult<bool> {
+        if state.db.admin_count().await? > 0 {
+            return Ok(false);
+        }
+        let stored = state
+            .db
+            .all_settings()
+            .await?
+            .into_iter()
+            .find(|(name, _)| name == SETTING)
+            .map(|(_, value)| value);
+        Ok(stored.is_some_and(|hash| crate::secrets::secure_eq(&hash, &token_hash(token))))
+    }
+
+    pub async fn consume(state: &AppState) -> StoreResult<()> {
+        state.db.delete_setting(SETTING).await.map(|_| ())
+    }
+}

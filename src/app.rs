@@ -1,0 +1,169 @@
+//! Builds the application: database, keys, router, listener and mail worker.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tower_sessions::session_store::ExpiredDeletion;
+
+use crate::accounts::PasswordHasher;
+use crate::accounts::admins;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::mail::{MailWorker, Transport};
+use crate::secrets::ServerKeys;
+use crate::state::AppState;
+use crate::store::Db;
+use crate::store::sessions::SessionStore;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    worker: MailWorker,
+}
+
+impl Application {
+    /// Connects and migrates the database, loads (or creates) the server keys,
+    /// binds the listener and prepares the mail worker.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        Self::build_with(config, db, Arc::new(Clock::default())).await
+    }
+
+    /// Like `build`, on an open database and a given clock (tests move the clock).
+    pub async fn build_with(
+        config: Config,
+        db: Db,
+        clock: Arc<Clock>,
+    ) -> anyhow::Result<Application> {
+        crate::http::ops_metrics();
+        let keys = ServerKeys::load_or_create(&db).await?;
+        let hasher = PasswordHasher::default();
+        let warm = hasher.clone();
+        tokio::task::spawn_blocking(move || warm.warm_up()).await?;
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+            clock,
+            hasher,
+            keys,
+            mail_queued: Arc::new(Notify::new()),
+        };
+        let transport = Transport::from_config(&state.config)?;
+        let worker = MailWorker::new(state.clone(), transport)?;
+        let listener = TcpListener::bind(state.config.listen).await?;
+        if let Some(token) = admins::setup::issue_if_needed(&state).await? {
+            let base = state.config.base();
+            // The one deliberate exception to "no token in the log": it is how the
+            // operator creates the first administrator, and it dies once used.
+            tracing::warn!(
+                "no administrator exists yet; create the first one at {base}/admin/setup?token={token}"
+            );
+        }
+        Ok(Application {
+            listener,
+            state,
+            worker,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then drains requests and the mail worker.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            state,
+            worker,
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(worker.run(stop_rx.clone()));
+        let janitor = tokio::spawn(janitor(state.clone(), stop_rx));
+        tracing::info!(address = %listener.local_addr()?, database = state.db.backend_name(), "serving");
+        let app = crate::http::router(state.clone());
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        let _ = stop_tx.send(true);
+        let _ = worker.await;
+        let _ = janitor.await;
+        state.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Hourly: forgets old reset requests, dead links, expired sessions and old mail.
+async fn janitor(state: AppState, mut stop: watch::Receiver<bool>) {
+    let sessions = SessionStore::new(state.db.clone());
+    loop {
+        let now = state.now();
+        if let Err(e) = state.db.purge_recovery(now - 2 * 3600, now).await {
+            tracing::warn!(error = %e, "cannot purge reset requests");
+        }
+        if let Err(e) = state.db.purge_mail(now - 30 * 24 * 3600).await {
+            tracing::warn!(error = %e, "cannot purge old mail");
+        }
+        if let Err(e) = sessions.delete_expired().await {
+            tracing::warn!(error = %e, "cannot purge expired sessions");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested; draining");
+}
+
+/// The state a command-line tool needs (no listener, no worker).
+pub async fn tool_state(config: Config) -> anyhow::Result<AppState> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let keys = ServerKeys::load_or_create(&db).await?;
+    Ok(AppState {
+        db,
+        config: Arc::new(config),
+        clock: Arc::new(Clock::default()),
+        hasher: PasswordHasher::default(),
+        keys,
+        mail_queued: Arc::new(Notify::new()),
+    })
+}

@@ -1,0 +1,262 @@
+//! REST, on Magento's V1 paths. Errors are `{"message": …}` with a fitting status.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::context::{ClientIp, locale_of};
+use crate::accounts::customers::{self, ChangePasswordError, SignInError};
+use crate::api_tokens;
+use crate::i18n::Locale;
+use crate::recovery::{self, RequestError, Requester, ResetError, ResetToken};
+use crate::state::AppState;
+use crate::store::CustomerRow;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/rest/V1/integration/customer/token", post(issue_token))
+        .route("/rest/V1/customers/me", get(me))
+        .route("/rest/V1/customers/password", put(request_reset))
+        .route("/rest/V1/customers/resetPassword", post(reset_password))
+        .route("/rest/V1/customers/me/password", put(change_password))
+        .fallback(|lang: ApiLocale| async move {
+            ApiError::new(StatusCode::NOT_FOUND, lang.0.t("api-not-found"))
+        })
+}
+
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: String) -> Self {
+        ApiError { status, message }
+    }
+
+    fn internal(e: impl Into<anyhow::Error>, l: Locale) -> Self {
+        tracing::error!(error = ?e.into(), "internal error in the REST API");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, l.t("error-internal"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "message": self.message }))).into_response()
+    }
+}
+
+/// The caller's language (Accept-Language, then DEFAULT_LOCALE).
+pub struct ApiLocale(pub Locale);
+
+impl FromRequestParts<AppState> for ApiLocale {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ApiLocale(locale_of(&parts.headers, &state.config)))
+    }
+}
+
+/// JSON body whose every rejection is a `{"message"}` 400.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let l = locale_of(req.headers(), &state.config);
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => {
+                let status = match rejection {
+                    JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                Err(ApiError::new(status, l.t("api-invalid-body")))
+            }
+        }
+    }
+}
+
+/// The customer behind `Authorization: Bearer …`, or 401.
+pub struct ApiCustomer(pub CustomerRow);
+
+impl FromRequestParts<AppState> for ApiCustomer {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let l = locale_of(&parts.headers, &state.config);
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let customer = match token {
+            Some(token) => api_tokens::verify(state, token)
+                .await
+                .map_err(|e| ApiError::internal(e, l))?,
+            None => None,
+        };
+        customer
+            .map(ApiCustomer)
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, l.t("api-unauthorized")))
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn issue_token(
+    State(state): axum::extract::State<AppState>,
+    ApiLocale(l): ApiLocale,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> Result<Json<String>, ApiError> {
+    match api_tokens::issue(&state, &body.username, &body.password).await {
+        Ok(token) => Ok(Json(token)),
+        Err(SignInError::Failed) => {
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, l.t("login-failed")))
+        }
+        Err(SignInError::Internal(e)) => Err(ApiError::internal(e, l)),
+    }
+}
+
+use axum::extract::State;
+
+async fn me(ApiCustomer(c): ApiCustomer) -> Json<serde_json::Value> {
+    Json(json!({ "id": c.id, "email": c.email, "firstname": c.firstname, "lastname": c.lastname }))
+}
+
+#[derive(Deserialize)]
+struct ResetRequest {
+    #[serde(default)]
+    email: String,
+    #[allow(dead_code)]
+    #[serde(default)]
+    template: Option<String>,
+}
+
+async fn request_reset(
+    State(state): State<AppState>,
+    ApiLocale(l): ApiLocale,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<Json<bool>, ApiError> {
+    match recovery::request_reset(&state, &body.email, Requester::Visitor { client_ip: ip }).await {
+        Ok(()) => Ok(Json(true)),
+        Err(RequestError::Limited) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            l.t_with("reset-limit", &[("support", &state.config.support_email)]),
+        )),
+        Err(RequestError::InvalidEmail(e)) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, l.t(e.message_key())))
+        }
+        Err(RequestError::Internal(e)) => Err(ApiError::internal(e, l)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResetPassword {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    reset_token: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+fn policy_message(l: Locale, problems: &[crate::accounts::PasswordProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            let (key, args) = p.message();
+            let args: Vec<(&'static str, &str)> =
+                args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            l.t_with(key, &args)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn reset_password(
+    State(state): State<AppState>,
+    ApiLocale(l): ApiLocale,
+    ApiJson(body): ApiJson<ResetPassword>,
+) -> Result<Json<bool>, ApiError> {
+    let expired = || ApiError::new(StatusCode::BAD_REQUEST, l.t("reset-link-expired"));
+    let token = ResetToken::parse(&body.reset_token).ok_or_else(expired)?;
+    match recovery::complete_reset(
+        &state,
+        &token.hash(),
+        Some(&body.email),
+        &body.new_password,
+        None,
+    )
+    .await
+    {
+        Ok(()) => Ok(Json(true)),
+        Err(ResetError::InvalidLink) => Err(expired()),
+        Err(ResetError::Policy(problems)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            policy_message(l, &problems),
+        )),
+        Err(ResetError::Internal(e)) => Err(ApiError::internal(e, l)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangePassword {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    ApiLocale(l): ApiLocale,
+    ApiCustomer(customer): ApiCustomer,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<Json<bool>, ApiError> {
+    match customers::change_password(
+        &state,
+        &customer,
+        &body.current_password,
+        &body.new_password,
+        None,
+    )
+    .await
+    {
+        Ok(_) => Ok(Json(true)),
+        Err(ChangePasswordError::WrongCurrentPassword) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            l.t("edit-wrong-current"),
+        )),
+        Err(ChangePasswordError::Policy(problems)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            policy_message(l, &problems),
+        )),
+        Err(ChangePasswordError::Internal(e)) => Err(ApiError::internal(e, l)),
+    }
+}

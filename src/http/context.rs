@@ -1,0 +1,252 @@
+//! What every HTML handler knows about the request: language, client IP, the
+//! form key, the session with its flash messages, and who is signed in.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::header::ACCEPT_LANGUAGE;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use super::cookies;
+use super::csrf::CsrfSeed;
+use super::errors::AppError;
+use crate::accounts::admins::{self, Admin};
+use crate::accounts::customers;
+use crate::config::Config;
+use crate::i18n::Locale;
+use crate::state::AppState;
+use crate::store::CustomerRow;
+
+pub const LANG_COOKIE: &str = "lang";
+const FLASH: &str = "flash";
+const CUSTOMER_ID: &str = "customer_id";
+const CUSTOMER_STAMP: &str = "customer_stamp";
+const ADMIN_ID: &str = "admin_id";
+const ADMIN_STAMP: &str = "admin_stamp";
+
+/// The language: the visitor's own choice (footer switch), then the browser's
+/// Accept-Language, then the shop's DEFAULT_LOCALE.
+pub fn locale_of(headers: &HeaderMap, config: &Config) -> Locale {
+    cookies::get(headers, LANG_COOKIE)
+        .and_then(|c| c.parse().ok())
+        .or_else(|| {
+            headers
+                .get(ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Locale::from_accept_language)
+        })
+        .unwrap_or(config.default_locale)
+}
+
+/// The client's address: the peer, or — when the peer is a trusted proxy — the
+/// rightmost X-Forwarded-For address that is not itself a trusted proxy.
+pub fn client_ip(parts: &Parts, config: &Config) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let trusted = |ip: &IpAddr| config.trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted(ip))
+        .unwrap_or(peer)
+}
+
+/// The client IP as an extractor, for the REST API.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, &state.config)))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashKind {
+    Success,
+    Error,
+    Notice,
+}
+
+/// A message shown once, on the page after a redirect.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub text: String,
+}
+
+impl Flash {
+    pub fn css(&self) -> &'static str {
+        match self.kind {
+            FlashKind::Success => "success",
+            FlashKind::Error => "error",
+            FlashKind::Notice => "notice",
+        }
+    }
+}
+
+/// A request to an HTML page of the storefront or the admin.
+pub struct Visitor {
+    pub state: AppState,
+    pub session: Session,
+    pub locale: Locale,
+    pub form_key: String,
+    pub client_ip: IpAddr,
+    pub path: String,
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, msg)| AppError::Internal(anyhow::anyhow!("no session layer: {msg}")))?;
+        let seed = parts
+            .extensions
+            .get::<CsrfSeed>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no CSRF layer")))?;
+        Ok(Visitor {
+            state: state.clone(),
+            session,
+            locale: locale_of(&parts.headers, &state.config),
+            form_key: state.form_key(&seed),
+            client_ip: client_ip(parts, &state.config),
+            path: parts.uri.path().to_string(),
+        })
+    }
+}
+
+impl Visitor {
+    pub fn t(&self, key: &str) -> String {
+        self.locale.t(key)
+    }
+
+    pub fn t_with(&self, key: &str, args: &[(&'static str, &str)]) -> String {
+        self.locale.t_with(key, args)
+    }
+
+    pub async fn flash(&self, kind: FlashKind, text: String) -> Result<(), AppError> {
+        let mut flashes: Vec<Flash> = self.session.get(FLASH).await?.unwrap_or_default();
+        if flashes.iter().any(|f| f.text == text) {
+            return Ok(()); // the same message twice says nothing new
+        }
+        flashes.push(Flash { kind, text });
+        self.session.insert(FLASH, flashes).await?;
+        Ok(())
+    }
+
+    pub async fn flash_key(&self, kind: FlashKind, key: &str) -> Result<(), AppError> {
+        self.flash(kind, self.t(key)).await
+    }
+
+    /// Takes the pending flash messages; touches the store only if there are some.
+    pub async fn take_flashes(&self) -> Result<Vec<Flash>, AppError> {
+        let pending: Option<Vec<Flash>> = self.session.get(FLASH).await?;
+        if pending.is_some() {
+            self.session.remove_value(FLASH).await?;
+        }
+        Ok(pending.unwrap_or_default())
+    }
+
+    /// Reads a value from the session without marking it changed.
+    pub async fn session_get<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, AppError> {
+        Ok(self.session.get(key).await?)
+    }
+
+    /// Removes a value from the session, touching the store only if it was there.
+    pub async fn session_take<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, AppError> {
+        let value: Option<T> = self.session.get(key).await?;
+        if value.is_some() {
+            self.session.remove_value(key).await?;
+        }
+        Ok(value)
+    }
+
+    /// The signed-in customer, if the session's stamp is still the customer's;
+    /// otherwise (reset, password change, Force Sign In) the session is ended.
+    pub async fn customer(&self) -> Result<Option<CustomerRow>, AppError> {
+        let Some(id) = self.session.get::<i64>(CUSTOMER_ID).await? else {
+            return Ok(None);
+        };
+        let stamp: String = self.session.get(CUSTOMER_STAMP).await?.unwrap_or_default();
+        let customer = customers::current(&self.state, id, &stamp).await?;
+        if customer.is_none() {
+            self.session.flush().await?;
+        }
+        Ok(customer)
+    }
+
+    /// Signs the customer into this session under a fresh session id.
+    pub async fn sign_in_customer(&self, customer: &CustomerRow) -> Result<(), AppError> {
+        self.session.cycle_id().await?;
+        self.session.insert(CUSTOMER_ID, customer.id).await?;
+        self.session
+            .insert(CUSTOMER_STAMP, &customer.security_stamp)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps this session signed in after its own password change rotated the stamp.
+    pub async fn rebind_customer_stamp(&self, stamp: &str) -> Result<(), AppError> {
+        self.session.insert(CUSTOMER_STAMP, stamp).await?;
+        Ok(())
+    }
+
+    pub async fn sign_out(&self) -> Result<(), AppError> {
+        self.session.flush().await?;
+        Ok(())
+    }
+
+    pub async fn admin(&self) -> Result<Option<Admin>, AppError> {
+        let Some(id) = self.session.get::<i64>(ADMIN_ID).await? else {
+            return Ok(None);
+        };
+        let stamp: String = self.session.get(ADMIN_STAMP).await?.unwrap_or_default();
+        let admin = admins::current(&self.state, id, &stamp).await?;
+        if admin.is_none() {
+            self.session.flush().await?;
+        }
+        Ok(admin)
+    }
+
+    pub async fn sign_in_admin(&self, admin: &Admin) -> Result<(), AppError> {
+        self.session.cycle_id().await?;
+        self.session.insert(ADMIN_ID, admin.id).await?;
+        self.session
+            .insert(ADMIN_STAMP, &admin.security_stamp)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! Error pages in the visitor's language. Handlers (and axum's own rejections)
+//! return a bare status; this layer gives every HTML error a page that says
+//! what happened in plain words and leaks nothing.
+
+use askama::Template;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::context::locale_of;
+use super::errors::{AppError, ErrorPage};
+use super::page::{Area, PageView};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate {
+    page: PageView,
+    status: u16,
+    message: String,
+}
+
+fn message_key(status: u16) -> &'static str {
+    match status {
+        400 | 422 => "error-bad-request",
+        403 => "error-forbidden",
+        404 | 405 => "error-not-found",
+        408 => "error-timeout",
+        413 => "error-too-large",
+        415 => "error-bad-request",
+        _ if status >= 500 => "error-internal",
+        _ => "error-bad-request",
+    }
+}
+
+pub async fn render(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let locale = locale_of(request.headers(), &state.config);
+    let path = request.uri().path().to_string();
+    let is_admin = path.starts_with("/admin");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let marked = response.extensions().get::<ErrorPage>().is_some();
+    if !(status.is_client_error() || status.is_server_error()) || (is_html && !marked) {
+        return response;
+    }
+    let code = status.as_u16();
+    let page = PageView {
+        locale,
+        title: locale.t("error-title"),
+        form_key: String::new(),
+        customer_name: None,
+        admin: None,
+        flashes: Vec::new(),
+        path,
+        area: if is_admin {
+            Area::Admin
+        } else {
+            Area::Storefront
+        },
+        min_password_length: 6,
+    };
+    let template = ErrorTemplate {
+        page,
+        status: code,
+        message: locale.t(message_key(code)),
+    };
+    match template.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render the error page");
+            (status, locale.t(message_key(code))).into_response()
+        }
+    }
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}

@@ -1,0 +1,163 @@
+//! HTTP: the storefront, admin and REST routers, and the layers every request
+//! passes (request id, redacted request log, body limit, security headers).
+
+pub mod admin;
+pub mod api;
+pub mod context;
+mod cookies;
+pub mod csrf;
+mod error_pages;
+pub mod errors;
+mod ops;
+pub mod page;
+mod storefront;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderValue, Request};
+use axum::middleware::from_fn_with_state;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::state::AppState;
+use crate::store::sessions::SessionStore;
+
+pub const STOREFRONT_COOKIE: &str = "shop_session";
+pub const ADMIN_COOKIE: &str = "admin_session";
+
+fn sessions(
+    store: &SessionStore,
+    name: &'static str,
+    idle: time::Duration,
+    secure: bool,
+) -> SessionManagerLayer<SessionStore> {
+    SessionManagerLayer::new(store.clone())
+        .with_name(name)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_expiry(Expiry::OnInactivity(idle))
+}
+
+#[derive(Clone, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = crate::secrets::random_token();
+        HeaderValue::from_str(&id[..16]).ok().map(RequestId::new)
+    }
+}
+
+/// The query string for the log: dropped whenever it may carry a secret.
+fn loggable_query(query: Option<&str>) -> &str {
+    match query {
+        Some(q) if q.to_ascii_lowercase().contains("token") => "[redacted]",
+        Some(q) => q,
+        None => "",
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let store = SessionStore::new(state.db.clone());
+    let secure = state.config.secure_cookies();
+    let storefront = storefront::router().layer(sessions(
+        &store,
+        STOREFRONT_COOKIE,
+        time::Duration::hours(8),
+        secure,
+    ));
+    let admin = admin::router().layer(sessions(
+        &store,
+        ADMIN_COOKIE,
+        time::Duration::hours(2),
+        secure,
+    ));
+
+    let html = Router::new()
+        .merge(storefront)
+        .merge(admin)
+        .merge(ops::language_router())
+        .fallback(error_pages::not_found)
+        .layer(from_fn_with_state(state.clone(), csrf::protect))
+        .layer(from_fn_with_state(state.clone(), error_pages::render))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ));
+
+    Router::new()
+        .merge(html)
+        .nest("/rest", api::router())
+        .merge(ops::router())
+        .layer(DefaultBodyLimit::max(csrf::MAX_FORM_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        id,
+                        method = %request.method(),
+                        path = request.uri().path(),
+                        query = loggable_query(request.uri().query()),
+                    )
+                })
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(state)
+}
+
+/// Installs the metrics recorder (idempotent).
+pub fn ops_metrics() {
+    ops::metrics_handle();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn queries_with_tokens_are_not_logged() {
+        assert_eq!(super::loggable_query(Some("token=abc")), "[redacted]");
+        assert_eq!(
+            super::loggable_query(Some("q=jane&page=2")),
+            "q=jane&page=2"
+        );
+    }
+}

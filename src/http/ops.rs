@@ -1,0 +1,119 @@
+//! Operations: health, readiness, metrics, static files, the language switch.
+
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::Deserialize;
+
+use super::context::LANG_COOKIE;
+use super::cookies;
+use crate::i18n::Locale;
+use crate::state::AppState;
+
+static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide metrics recorder once (tests start many apps).
+pub(crate) fn metrics_handle() -> &'static PrometheusHandle {
+    PROMETHEUS.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed");
+        }
+        handle
+    })
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(|| async { metrics_handle().render() }))
+        .route("/static/{file}", get(static_file))
+}
+
+pub fn language_router() -> Router<AppState> {
+    Router::new().route("/language/{code}", get(switch_language))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+const STATIC_FILES: &[(&str, &str, &str)] = &[
+    (
+        "shop.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/shop.css"),
+    ),
+    (
+        "shop.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/shop.js"),
+    ),
+];
+
+async fn static_file(Path(file): Path<String>) -> Response {
+    match STATIC_FILES.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => (
+            [
+                (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                (
+                    axum::http::header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Back {
+    back: Option<String>,
+}
+
+/// Remembers the visitor's language and returns to the page they were on.
+async fn switch_language(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(back): Query<Back>,
+) -> Response {
+    let Ok(locale) = code.parse::<Locale>() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    // Only a local path, never another site.
+    let target = back
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/".to_string());
+    let cookie = cookies::set(
+        LANG_COOKIE,
+        locale.code(),
+        Some(365 * 24 * 3600),
+        state.config.secure_cookies(),
+    );
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let (Ok(location), Ok(cookie)) = (
+        HeaderValue::from_str(&target),
+        HeaderValue::from_str(&cookie),
+    ) {
+        response.headers_mut().insert(LOCATION, location);
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    response
+}

@@ -1,0 +1,154 @@
+//! The part of every HTML page that the layout needs, and rendering.
+
+use askama::Template;
+use axum::http::header::{LOCATION, REFERRER_POLICY};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::context::{Flash, Visitor};
+use super::errors::AppResult;
+use crate::accounts::admins::{Admin, Permission};
+use crate::i18n::Locale;
+use crate::settings::PasswordOptions;
+use crate::store::CustomerRow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Storefront,
+    Admin,
+}
+
+pub struct PageView {
+    pub locale: Locale,
+    pub title: String,
+    pub form_key: String,
+    pub customer_name: Option<String>,
+    pub admin: Option<Admin>,
+    pub flashes: Vec<Flash>,
+    pub path: String,
+    pub area: Area,
+    /// For password hints; the server's policy decides, the hint only informs.
+    pub min_password_length: i64,
+}
+
+impl PageView {
+    pub fn t(&self, key: &str) -> String {
+        self.locale.t(key)
+    }
+
+    pub fn lang(&self) -> &'static str {
+        self.locale.code()
+    }
+
+    pub fn locales(&self) -> [Locale; 2] {
+        Locale::ALL
+    }
+
+    pub fn is_admin_area(&self) -> bool {
+        self.area == Area::Admin
+    }
+
+    pub fn t_name(&self, key: &str, name: &str) -> String {
+        self.locale.t_with(key, &[("name", name)])
+    }
+
+    pub fn t_min(&self, key: &str) -> String {
+        self.locale
+            .t_with(key, &[("min", &self.min_password_length.to_string())])
+    }
+
+    pub fn t_date(&self, key: &str, unix: &i64) -> String {
+        self.locale.t_with(key, &[("date", &format_date(*unix))])
+    }
+
+    pub fn date(&self, unix: &i64) -> String {
+        format_date(*unix)
+    }
+
+    pub fn datetime(&self, unix: &i64) -> String {
+        format_datetime(*unix)
+    }
+
+    pub fn admin_can_configure(&self) -> bool {
+        self.admin
+            .as_ref()
+            .is_some_and(|a| a.can(Permission::EditPasswordOptions))
+    }
+}
+
+/// `2026-11-27`, in UTC.
+pub fn format_date(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// `2026-11-27 14:05 UTC`.
+pub fn format_datetime(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+impl Visitor {
+    /// The layout's view of a storefront page; takes the pending flash messages.
+    pub async fn storefront_page(
+        &self,
+        title_key: &str,
+        customer: Option<&CustomerRow>,
+    ) -> AppResult<PageView> {
+        let options = PasswordOptions::load(&self.state.db).await?;
+        Ok(PageView {
+            min_password_length: options.min_password_length,
+            locale: self.locale,
+            title: self.t(title_key),
+            form_key: self.form_key.clone(),
+            customer_name: customer.map(|c| format!("{} {}", c.firstname, c.lastname)),
+            admin: None,
+            flashes: self.take_flashes().await?,
+            path: self.path.clone(),
+            area: Area::Storefront,
+        })
+    }
+
+    /// The layout's view of an admin page.
+    pub async fn admin_page(&self, title_key: &str, admin: Option<&Admin>) -> AppResult<PageView> {
+        let options = PasswordOptions::load(&self.state.db).await?;
+        Ok(PageView {
+            min_password_length: options.min_password_length,
+            locale: self.locale,
+            title: self.t(title_key),
+            form_key: self.form_key.clone(),
+            customer_name: None,
+            admin: admin.cloned(),
+            flashes: self.take_flashes().await?,
+            path: self.path.clone(),
+            area: Area::Admin,
+        })
+    }
+}
+
+pub fn render<T: Template>(template: &T) -> AppResult<Response> {
+    Ok(Html(template.render()?).into_response())
+}
+
+/// For pages that must not leak their URL to another site (reset pages).
+pub fn no_referrer(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// POST → 303 → GET.
+pub fn see_other(path: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(path) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}

@@ -1,0 +1,243 @@
+use askama::Template;
+use axum::Form;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::password_messages;
+use crate::accounts::customers::{
+    self, ChangePasswordError, RegisterError, Registration, SignInError,
+};
+use crate::http::context::{FlashKind, Visitor};
+use crate::http::errors::AppResult;
+use crate::http::page::{PageView, render, see_other};
+use crate::store::CustomerRow;
+
+const LOGIN: &str = "/customer/account/login";
+const ACCOUNT: &str = "/customer/account";
+const REGISTER_DRAFT: &str = "register_draft";
+
+#[derive(Template)]
+#[template(path = "storefront/home.html")]
+struct HomePage {
+    page: PageView,
+}
+
+pub async fn home(visitor: Visitor) -> AppResult<Response> {
+    let customer = visitor.customer().await?;
+    render(&HomePage {
+        page: visitor
+            .storefront_page("home-title", customer.as_ref())
+            .await?,
+    })
+}
+
+/// What the register form keeps between a failed POST and the page after it.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RegisterForm {
+    firstname: String,
+    lastname: String,
+    email: String,
+    #[serde(skip_serializing)]
+    password: String,
+    #[serde(skip_serializing)]
+    password_confirmation: String,
+}
+
+#[derive(Template)]
+#[template(path = "storefront/register.html")]
+struct RegisterPage {
+    page: PageView,
+    draft: RegisterForm,
+}
+
+pub async fn register_page(visitor: Visitor) -> AppResult<Response> {
+    if visitor.customer().await?.is_some() {
+        return Ok(see_other(ACCOUNT));
+    }
+    let draft = visitor
+        .session_take(REGISTER_DRAFT)
+        .await?
+        .unwrap_or_default();
+    render(&RegisterPage {
+        page: visitor.storefront_page("register-title", None).await?,
+        draft,
+    })
+}
+
+pub async fn register(visitor: Visitor, Form(form): Form<RegisterForm>) -> AppResult<Response> {
+    let registration = Registration {
+        firstname: &form.firstname,
+        lastname: &form.lastname,
+        email: &form.email,
+        password: &form.password,
+        password_confirmation: &form.password_confirmation,
+    };
+    match customers::register(&visitor.state, &registration, visitor.locale).await {
+        Ok(customer) => {
+            visitor.sign_in_customer(&customer).await?;
+            visitor
+                .flash_key(FlashKind::Success, "register-success")
+                .await?;
+            Ok(see_other(ACCOUNT))
+        }
+        Err(RegisterError::EmailTaken) => {
+            visitor
+                .flash_key(FlashKind::Error, "register-email-taken")
+                .await?;
+            keep_draft(&visitor, form).await
+        }
+        Err(RegisterError::Invalid(errors)) => {
+            let fields = [
+                ("field-firstname", errors.firstname),
+                ("field-lastname", errors.lastname),
+                ("field-email", errors.email),
+            ];
+            for (field, problem) in fields {
+                if let Some(key) = problem {
+                    let text = format!("{}: {}", visitor.t(field), visitor.t(key));
+                    visitor.flash(FlashKind::Error, text).await?;
+                }
+            }
+            for text in password_messages(&visitor, &errors.password) {
+                visitor.flash(FlashKind::Error, text).await?;
+            }
+            keep_draft(&visitor, form).await
+        }
+        Err(RegisterError::Internal(e)) => Err(e.into()),
+    }
+}
+
+async fn keep_draft(visitor: &Visitor, form: RegisterForm) -> AppResult<Response> {
+    visitor.session.insert(REGISTER_DRAFT, form).await?;
+    Ok(see_other("/customer/account/create"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+}
+
+#[derive(Template)]
+#[template(path = "storefront/login.html")]
+struct LoginPage {
+    page: PageView,
+}
+
+pub async fn login_page(visitor: Visitor) -> AppResult<Response> {
+    if visitor.customer().await?.is_some() {
+        return Ok(see_other(ACCOUNT));
+    }
+    render(&LoginPage {
+        page: visitor.storefront_page("login-title", None).await?,
+    })
+}
+
+pub async fn login(visitor: Visitor, Form(form): Form<LoginForm>) -> AppResult<Response> {
+    match customers::sign_in(&visitor.state, &form.email, &form.password).await {
+        Ok(customer) => {
+            visitor.sign_in_customer(&customer).await?;
+            Ok(see_other(ACCOUNT))
+        }
+        Err(SignInError::Failed) => {
+            visitor.flash_key(FlashKind::Error, "login-failed").await?;
+            Ok(see_other(LOGIN))
+        }
+        Err(SignInError::Internal(e)) => Err(e.into()),
+    }
+}
+
+pub async fn logout(visitor: Visitor) -> AppResult<Response> {
+    visitor.sign_out().await?;
+    visitor
+        .flash_key(FlashKind::Success, "logout-success")
+        .await?;
+    Ok(see_other("/"))
+}
+
+/// The signed-in customer, or a redirect to Sign In.
+async fn signed_in(visitor: &Visitor) -> AppResult<Result<CustomerRow, Response>> {
+    Ok(visitor.customer().await?.ok_or_else(|| see_other(LOGIN)))
+}
+
+#[derive(Template)]
+#[template(path = "storefront/account.html")]
+struct AccountPage {
+    page: PageView,
+    customer: CustomerRow,
+}
+
+pub async fn dashboard(visitor: Visitor) -> AppResult<Response> {
+    let customer = match signed_in(&visitor).await? {
+        Ok(c) => c,
+        Err(redirect) => return Ok(redirect),
+    };
+    let page = visitor
+        .storefront_page("account-title", Some(&customer))
+        .await?;
+    render(&AccountPage { page, customer })
+}
+
+#[derive(Template)]
+#[template(path = "storefront/edit.html")]
+struct EditPage {
+    page: PageView,
+}
+
+pub async fn edit_page(visitor: Visitor) -> AppResult<Response> {
+    let customer = match signed_in(&visitor).await? {
+        Ok(c) => c,
+        Err(redirect) => return Ok(redirect),
+    };
+    let page = visitor
+        .storefront_page("edit-title", Some(&customer))
+        .await?;
+    render(&EditPage { page })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChangePasswordForm {
+    current_password: String,
+    password: String,
+    password_confirmation: String,
+}
+
+pub async fn edit(visitor: Visitor, Form(form): Form<ChangePasswordForm>) -> AppResult<Response> {
+    let customer = match signed_in(&visitor).await? {
+        Ok(c) => c,
+        Err(redirect) => return Ok(redirect),
+    };
+    let result = customers::change_password(
+        &visitor.state,
+        &customer,
+        &form.current_password,
+        &form.password,
+        Some(&form.password_confirmation),
+    )
+    .await;
+    match result {
+        Ok(stamp) => {
+            visitor.rebind_customer_stamp(&stamp).await?;
+            visitor
+                .flash_key(FlashKind::Success, "password-updated")
+                .await?;
+            Ok(see_other(ACCOUNT))
+        }
+        Err(ChangePasswordError::WrongCurrentPassword) => {
+            visitor
+                .flash_key(FlashKind::Error, "edit-wrong-current")
+                .await?;
+            Ok(see_other("/customer/account/edit"))
+        }
+        Err(ChangePasswordError::Policy(problems)) => {
+            for text in password_messages(&visitor, &problems) {
+                visitor.flash(FlashKind::Error, text).await?;
+            }
+            Ok(see_other("/customer/account/edit"))
+        }
+        Err(ChangePasswordError::Internal(e)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,53 @@
+//! The storefront: account pages and password recovery (HTML, works without JavaScript).
+
+mod account;
+mod recovery;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(account::home))
+        .route(
+            "/customer/account/create",
+            get(account::register_page).post(account::register),
+        )
+        .route(
+            "/customer/account/login",
+            get(account::login_page).post(account::login),
+        )
+        .route("/customer/account/logout", post(account::logout))
+        .route("/customer/account", get(account::dashboard))
+        .route("/customer/account/", get(account::dashboard))
+        .route(
+            "/customer/account/edit",
+            get(account::edit_page).post(account::edit),
+        )
+        .route(
+            "/customer/account/forgotpassword",
+            get(recovery::forgot_page).post(recovery::forgot),
+        )
+        .route(
+            "/customer/account/createPassword",
+            get(recovery::create_password_page).post(recovery::create_password),
+        )
+}
+
+/// Field-level problems turned into the visitor's language.
+pub(crate) fn password_messages(
+    visitor: &super::context::Visitor,
+    problems: &[crate::accounts::PasswordProblem],
+) -> Vec<String> {
+    problems
+        .iter()
+        .map(|p| {
+            let (key, args) = p.message();
+            let args: Vec<(&'static str, &str)> =
+                args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            visitor.t_with(key, &args)
+        })
+        .collect()
+}

@@ -1,0 +1,191 @@
+use askama::Template;
+use axum::Form;
+use axum::extract::Query;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::password_messages;
+use crate::http::context::{FlashKind, Visitor};
+use crate::http::errors::AppResult;
+use crate::http::page::{PageView, no_referrer, render, see_other};
+use crate::recovery::{self, RequestError, Requester, ResetError, ResetToken};
+
+const FORGOT: &str = "/customer/account/forgotpassword";
+const CREATE_PASSWORD: &str = "/customer/account/createPassword";
+/// The session keeps the link's hash, never the token itself.
+const RESET_TOKEN_HASH: &str = "reset_token_hash";
+const FORGOT_DRAFT: &str = "forgot_email";
+
+#[derive(Template)]
+#[template(path = "storefront/forgot.html")]
+struct ForgotPage {
+    page: PageView,
+    email: String,
+}
+
+pub async fn forgot_page(visitor: Visitor) -> AppResult<Response> {
+    let customer = visitor.customer().await?;
+    let email = visitor
+        .session_take(FORGOT_DRAFT)
+        .await?
+        .unwrap_or_default();
+    let page = visitor
+        .storefront_page("forgot-title", customer.as_ref())
+        .await?;
+    Ok(no_referrer(render(&ForgotPage { page, email })?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ForgotForm {
+    email: String,
+}
+
+pub async fn forgot(visitor: Visitor, Form(form): Form<ForgotForm>) -> AppResult<Response> {
+    let requester = Requester::Visitor {
+        client_ip: visitor.client_ip,
+    };
+    match recovery::request_reset(&visitor.state, &form.email, requester).await {
+        Ok(()) => {
+            let text = visitor.t_with("forgot-sent", &[("email", form.email.trim())]);
+            visitor.flash(FlashKind::Success, text).await?;
+            Ok(see_other("/customer/account/login"))
+        }
+        Err(RequestError::Limited) => {
+            let support = visitor.state.config.support_email.clone();
+            let text = visitor.t_with("reset-limit", &[("support", &support)]);
+            visitor.flash(FlashKind::Error, text).await?;
+            Ok(see_other(FORGOT))
+        }
+        Err(RequestError::InvalidEmail(e)) => {
+            let text = format!(
+                "{}: {}",
+                visitor.t("field-email"),
+                visitor.t(e.message_key())
+            );
+            visitor.flash(FlashKind::Error, text).await?;
+            if form.email.chars().count() <= crate::accounts::MAX_EMAIL_LENGTH {
+                visitor
+                    .session
+                    .insert(FORGOT_DRAFT, form.email.trim())
+                    .await?;
+            }
+            Ok(see_other(FORGOT))
+        }
+        Err(RequestError::Internal(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "storefront/create_password.html")]
+struct CreatePasswordPage {
+    page: PageView,
+}
+
+async fn link_expired(visitor: &Visitor) -> AppResult<Response> {
+    visitor.session_take::<String>(RESET_TOKEN_HASH).await?;
+    visitor
+        .flash_key(FlashKind::Error, "reset-link-expired")
+        .await?;
+    Ok(no_referrer(see_other(FORGOT)))
+}
+
+/// With `?token=`: a live link is kept (hashed) in the session and the browser
+/// moves to the token-free URL; opening it never uses it up. Without: the form.
+pub async fn create_password_page(
+    visitor: Visitor,
+    Query(query): Query<TokenQuery>,
+) -> AppResult<Response> {
+    if let Some(raw) = query.token {
+        let Some(token) = ResetToken::parse(&raw) else {
+            return link_expired(&visitor).await;
+        };
+        if recovery::link_owner(&visitor.state, &token)
+            .await?
+            .is_none()
+        {
+            return link_expired(&visitor).await;
+        }
+        visitor
+            .session
+            .insert(RESET_TOKEN_HASH, token.hash())
+            .await?;
+        return Ok(no_referrer(see_other(CREATE_PASSWORD)));
+    }
+    let Some(hash) = visitor.session_get::<String>(RESET_TOKEN_HASH).await? else {
+        return link_expired(&visitor).await;
+    };
+    if visitor
+        .state
+        .db
+        .reset_token_owner(&hash, visitor.state.now())
+        .await?
+        .is_none()
+    {
+        return link_expired(&visitor).await;
+    }
+    let page = visitor
+        .storefront_page("create-password-title", None)
+        .await?;
+    Ok(no_referrer(render(&CreatePasswordPage { page })?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreatePasswordForm {
+    password: String,
+    password_confirmation: String,
+    token: Option<String>,
+}
+
+pub async fn create_password(
+    visitor: Visitor,
+    Query(query): Query<TokenQuery>,
+    Form(form): Form<CreatePasswordForm>,
+) -> AppResult<Response> {
+    // The session's link first; a token in the form or URL serves clients that kept it there.
+    let from_request = form
+        .token
+        .or(query.token)
+        .map(|raw| ResetToken::parse(&raw).map(|t| t.hash()));
+    let hash = match from_request {
+        Some(Some(hash)) => hash,
+        Some(None) => return link_expired(&visitor).await,
+        None => match visitor.session_get::<String>(RESET_TOKEN_HASH).await? {
+            Some(hash) => hash,
+            None => return link_expired(&visitor).await,
+        },
+    };
+    let result = recovery::complete_reset(
+        &visitor.state,
+        &hash,
+        None,
+        &form.password,
+        Some(&form.password_confirmation),
+    )
+    .await;
+    match result {
+        Ok(()) => {
+            // The customer is not signed in: they sign in with the new password.
+            visitor.sign_out().await?;
+            visitor
+                .flash_key(FlashKind::Success, "password-updated")
+                .await?;
+            Ok(no_referrer(see_other("/customer/account/login")))
+        }
+        Err(ResetError::InvalidLink) => link_expired(&visitor).await,
+        Err(ResetError::Policy(problems)) => {
+            for text in password_messages(&visitor, &problems) {
+                visitor.flash(FlashKind::Error, text).await?;
+            }
+            Ok(no_referrer(see_other(CREATE_PASSWORD)))
+        }
+        Err(ResetError::Internal(e)) => Err(e.into()),
+    }
+}

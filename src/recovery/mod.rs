@@ -1,0 +1,198 @@
+//! Password recovery: one "send a reset link" for storefront, REST and admin, the
+//! request limits, and setting the new password from a link.
+
+mod limits;
+mod token;
+
+pub use limits::allows;
+pub use token::ResetToken;
+
+use std::net::IpAddr;
+
+use crate::accounts::{Email, EmailError, Password, PasswordProblem, new_security_stamp};
+use crate::mail;
+use crate::secrets::random_token;
+use crate::settings::PasswordOptions;
+use crate::state::AppState;
+use crate::store::{AuditEntry, CustomerRow, IssueToken, RequestKeys, StoreError};
+
+/// Who asked for the link.
+pub enum Requester<'a> {
+    /// A shopper on the storefront or an API client: counted by IP and email.
+    Visitor { client_ip: IpAddr },
+    /// An administrator: counted by the customer's email only, never the admin's IP.
+    Admin { audit: &'a AuditEntry },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("invalid email")]
+    InvalidEmail(EmailError),
+    #[error("too many password reset requests")]
+    Limited,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for RequestError {
+    fn from(e: StoreError) -> Self {
+        RequestError::Internal(e.into())
+    }
+}
+
+/// Sends a reset link if the address has an account. Known and unknown addresses
+/// are counted, limited and answered alike.
+pub async fn request_reset(
+    state: &AppState,
+    email: &str,
+    requester: Requester<'_>,
+) -> Result<(), RequestError> {
+    let email = Email::parse(email).map_err(RequestError::InvalidEmail)?;
+    let options = PasswordOptions::load(&state.db).await?;
+    let customer = state.db.customer_by_email_key(&email.key()).await?;
+    send_link(state, &email, customer.as_ref(), &options, requester).await
+}
+
+/// The admin's Reset Password for a known customer.
+pub async fn admin_reset(
+    state: &AppState,
+    customer: &CustomerRow,
+    audit: &AuditEntry,
+) -> Result<(), RequestError> {
+    let email = Email::parse(&customer.email).map_err(RequestError::InvalidEmail)?;
+    let options = PasswordOptions::load(&state.db).await?;
+    send_link(
+        state,
+        &email,
+        Some(customer),
+        &options,
+        Requester::Admin { audit },
+    )
+    .await
+}
+
+async fn send_link(
+    state: &AppState,
+    email: &Email,
+    customer: Option<&CustomerRow>,
+    options: &PasswordOptions,
+    requester: Requester<'_>,
+) -> Result<(), RequestError> {
+    let protection = options.protection_type;
+    let (client_ip, audit) = match requester {
+        Requester::Visitor { client_ip } => {
+            (protection.counts_ip().then(|| client_ip.to_string()), None)
+        }
+        Requester::Admin { audit } => (None, Some(audit)),
+    };
+    let keys = RequestKeys {
+        client_ip,
+        email_key: protection.counts_email().then(|| email.key()),
+    };
+    let now = state.now();
+    let token = random_token();
+    let token_hash = crate::secrets::token_hash(&token);
+    let mail = customer
+        .map(|c| mail::reset_link(state, c, &token, options.link_lifetime_hours))
+        .transpose()?;
+    let issue = customer.zip(mail.as_ref()).map(|(c, mail)| IssueToken {
+        customer_id: c.id,
+        token_hash: &token_hash,
+        expires_at: now + options.link_lifetime_hours * 3600,
+        mail,
+    });
+    let accepted = state
+        .db
+        .record_reset_request(
+            &keys,
+            now,
+            now - 3600,
+            |stats| allows(stats, now, options),
+            issue,
+            audit,
+        )
+        .await?;
+    if !accepted {
+        metrics::counter!("shop_password_reset_limited_total").increment(1);
+        return Err(RequestError::Limited);
+    }
+    metrics::counter!("shop_password_reset_requested_total").increment(1);
+    if mail.is_some() {
+        metrics::counter!("shop_mail_queued_total", "kind" => "reset_link").increment(1);
+        state.mail_queued.notify_one();
+    }
+    Ok(())
+}
+
+/// The customer a link belongs to, if it is live (not used, replaced or expired).
+pub async fn link_owner(state: &AppState, token: &ResetToken) -> Result<Option<i64>, StoreError> {
+    state.db.reset_token_owner(&token.hash(), state.now()).await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    #[error("the reset link is invalid or expired")]
+    InvalidLink,
+    #[error("the new password breaks the policy")]
+    Policy(Vec<PasswordProblem>),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ResetError {
+    fn from(e: StoreError) -> Self {
+        ResetError::Internal(e.into())
+    }
+}
+
+/// Sets the new password from a link. `expected_email`, when given (REST), must be
+/// the link owner's. On success the link is used up, the stamp rotates (every
+/// session and API token ends), the lockout clears and a notice is queued; the
+/// customer is not signed in.
+pub async fn complete_reset(
+    state: &AppState,
+    token_hash: &str,
+    expected_email: Option<&str>,
+    password: &str,
+    confirmation: Option<&str>,
+) -> Result<(), ResetError> {
+    let now = state.now();
+    let owner = state.db.reset_token_owner(token_hash, now).await?;
+    let customer = match owner {
+        Some(id) => state.db.customer_by_id(id).await?,
+        None => None,
+    };
+    let Some(customer) = customer else {
+        return Err(ResetError::InvalidLink);
+    };
+    let email = Email::parse(&customer.email)
+        .map_err(|e| anyhow::anyhow!("stored email unreadable: {e:?}"))?;
+    if let Some(expected) = expected_email
+        && Email::parse(expected).map(|e| e.key()).ok() != Some(email.key())
+    {
+        return Err(ResetError::InvalidLink);
+    }
+    let options = PasswordOptions::load(&state.db).await?;
+    let password = Password::new(password, confirmation, &email, &options.policy())
+        .map_err(ResetError::Policy)?;
+    let hash = state.hasher.hash(&password).await?;
+    let notice = mail::password_changed(state, &customer)?;
+    let done = state
+        .db
+        .complete_reset(
+            token_hash,
+            customer.id,
+            now,
+            &hash,
+            &new_security_stamp(),
+            &notice,
+        )
+        .await?;
+    if !done {
+        return Err(ResetError::InvalidLink);
+    }
+    tracing::info!(customer_id = customer.id, "password reset completed");
+    metrics::counter!("shop_mail_queued_total", "kind" => "password_changed").increment(1);
+    state.mail_queued.notify_one();
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Random tokens, their hashes, and the server keys kept in the database.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::store::{Db, StoreResult};
+
+/// 32 bytes (256 bits) from the operating system's random source, base64url.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source failed");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 of a token, hex: what the database keeps instead of the token.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Server keys generated on first start and kept in the database, so every
+/// instance sharing the database shares them with no extra setting.
+#[derive(Clone)]
+pub struct ServerKeys {
+    csrf: Vec<u8>,
+}
+
+impl std::fmt::Debug for ServerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKeys(..)")
+    }
+}
+
+impl ServerKeys {
+    pub async fn load_or_create(db: &Db) -> StoreResult<Self> {
+        let csrf = db
+            .setting_or_insert("secret.csrf_key", &random_token())
+            .await?;
+        Ok(ServerKeys {
+            csrf: csrf.into_bytes(),
+        })
+    }
+
+    /// HMAC-SHA256 of `message` under the CSRF key, base64url.
+    pub fn csrf_mac(&self, message: &str) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.csrf).expect("HMAC takes any key length");
+        mac.update(message.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Compares two secrets in constant time.
+pub fn secure_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_256_bits_and_differ() {
+        let a = random_token();
+        let b = random_token();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+}

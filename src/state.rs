@@ -1,0 +1,27 @@
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::accounts::PasswordHasher;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::secrets::ServerKeys;
+use crate::store::Db;
+
+/// What every handler and domain function shares. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: Arc<Clock>,
+    pub hasher: PasswordHasher,
+    pub keys: ServerKeys,
+    /// Wakes this instance's mail worker when a message was queued.
+    pub mail_queued: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,511 @@
+//! Starts the real application on 127.0.0.1 with a fresh database (SQLite, or
+//! PostgreSQL when TEST_DATABASE_URL is set) and a real SMTP sink, and drives it
+//! with a cookie-keeping HTTP client that does not follow redirects.
+
+use std::net::TcpListener as StdListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use base64::Engine;
+use shop_accounts::clock::Clock;
+use shop_accounts::state::AppState;
+use shop_accounts::store::Db;
+use shop_accounts::{Application, Config};
+use tokio::sync::oneshot;
+
+use crate::smtp_sink::{ReceivedMail, SmtpSink};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares a test that runs once per store: `name::sqlite` always, and
+/// `name::postgres` when TEST_DATABASE_URL is set (otherwise it says so and passes).
+#[macro_export]
+macro_rules! store_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if std::env::var("TEST_DATABASE_URL").is_err() {
+                    eprintln!("TEST_DATABASE_URL is not set: PostgreSQL half skipped");
+                    return;
+                }
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                ($body)(app).await;
+            }
+        }
+    };
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique() -> String {
+    format!(
+        "{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A fresh database URL for one test.
+pub async fn fresh_database(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("shop-accounts-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = dir.join(format!("t_{}.db", unique()));
+            format!("sqlite://{}", file.display())
+        }
+        Backend::Postgres => {
+            let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+            let name = format!("sa_t_{}", unique());
+            let pool = sqlx::PgPool::connect(&admin_url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            drop_stale_databases(&pool).await;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&pool)
+                .await
+                .expect("create database");
+            pool.close().await;
+            let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+    }
+}
+
+/// Drops the databases earlier test runs left behind (once per test process).
+async fn drop_stale_databases(pool: &sqlx::PgPool) {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let mine = format!("sa_t_{}_%", std::process::id());
+        let stale: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'sa\\_t\\_%' AND datname NOT LIKE $1")
+                .bind(&mine)
+                .fetch_all(pool)
+                .await
+                .unwrap_or_default();
+        for name in stale {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(pool).await;
+        }
+    })
+    .await;
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub state: AppState,
+    pub smtp: SmtpSink,
+    pub backend: Backend,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app after `adjust` had its say on the configuration.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let database_url = fresh_database(backend).await;
+        let smtp = SmtpSink::start().await;
+        Self::start(
+            backend,
+            database_url,
+            smtp,
+            Arc::new(Clock::default()),
+            adjust,
+        )
+        .await
+    }
+
+    async fn start(
+        backend: Backend,
+        database_url: String,
+        smtp: SmtpSink,
+        clock: Arc<Clock>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let port = StdListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut config = Config::with_database(&database_url);
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        config.base_url = format!("http://127.0.0.1:{port}").parse().unwrap();
+        config.smtp_url = Some(smtp.url());
+        config.support_email = "help@shop.test".into();
+        // Each test client sends its own X-Forwarded-For, so each is a distinct visitor.
+        config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        adjust(&mut config);
+        let db = Db::connect(&database_url).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        let app = Application::build_with(config, db, clock)
+            .await
+            .expect("build app");
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.run_until_stopped(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server");
+        });
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            state,
+            smtp,
+            backend,
+            database_url,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server (draining requests and the mail worker) and starts a new
+    /// one on the same database, SMTP sink and clock: a restart.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let clock = self.state.clock.clone();
+        let smtp = std::mem::replace(&mut self.smtp, SmtpSink::start().await);
+        Self::start(self.backend, self.database_url.clone(), smtp, clock, |_| {}).await
+    }
+
+    /// A second instance on the same database (and SMTP sink address).
+    pub async fn second_instance(&self) -> TestApp {
+        let smtp_url = self.smtp.url();
+        let smtp = SmtpSink::start().await;
+        Self::start(
+            self.backend,
+            self.database_url.clone(),
+            smtp,
+            self.state.clock.clone(),
+            move |c| {
+                c.smtp_url = Some(smtp_url);
+            },
+        )
+        .await
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    pub fn advance_clock(&self, seconds: i64) {
+        self.state.clock.advance(seconds);
+    }
+
+    /// A new browser-like client with its own cookies and its own client IP.
+    pub fn client(&self) -> Client {
+        static NEXT_IP: AtomicU32 = AtomicU32::new(1);
+        let n = NEXT_IP.fetch_add(1, Ordering::SeqCst);
+        self.client_from(&format!(
+            "10.{}.{}.{}",
+            (n >> 16) & 255,
+            (n >> 8) & 255,
+            n & 255
+        ))
+    }
+
+    /// A client that appears to come from `ip` (via the trusted proxy header).
+    pub fn client_from(&self, ip: &str) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        Client {
+            base: self.address.clone(),
+            http,
+            form_key: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Registers a customer through the storefront and signs the client out again.
+    pub async fn register(&self, email: &str, password: &str) -> Client {
+        let client = self.client();
+        let response = client
+            .post_form(
+                "/customer/account/create",
+                &[
+                    ("firstname", "Jane"),
+                    ("lastname", "Doe"),
+                    ("email", email),
+                    ("password", password),
+                    ("password_confirmation", password),
+                ],
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 303);
+        assert_eq!(
+            location(&response),
+            "/customer/account",
+            "registration of {email} failed"
+        );
+        client.follow(&response).await;
+        let out = client.post_form("/customer/account/logout", &[]).await;
+        client.follow(&out).await;
+        client
+    }
+
+    /// Sets a Password Options value directly in the database.
+    pub async fn set_option(&self, name: &str, value: &str) {
+        self.db()
+            .put_setting(&format!("options.{name}"), value)
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    form_key: std::sync::Mutex<Option<String>>,
+}
+
+impl Client {
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
+    /// Follows one redirect: GETs the Location of `response`.
+    pub async fn follow(&self, response: &reqwest::Response) -> String {
+        let target = location(response);
+        self.get_text(&target).await
+    }
+
+    /// The form key of this browser (fetched once from a page).
+    pub async fn form_key(&self) -> String {
+        if let Some(key) = self.form_key.lock().unwrap().clone() {
+            return key;
+        }
+        let page = self.get_text("/customer/account/forgotpassword").await;
+        let key = extract_form_key(&page).expect("a page with a form key");
+        *self.form_key.lock().unwrap() = Some(key.clone());
+        key
+    }
+
+    /// POSTs a form with this browser's form key added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let key = self.form_key().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("form_key", &key));
+        self.http
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// POSTs a form exactly as given (no form key added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_form(
+            "/customer/account/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn request_reset(&self, email: &str) -> reqwest::Response {
+        self.post_form("/customer/account/forgotpassword", &[("email", email)])
+            .await
+    }
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+pub fn extract_form_key(page: &str) -> Option<String> {
+    let start = page.find("name=\"form_key\" value=\"")? + "name=\"form_key\" value=\"".len();
+    let end = page[start..].find('"')? + start;
+    Some(page[start..end].to_string())
+}
+
+/// The texts of the flash messages on a page.
+pub fn flashes(page: &str) -> Vec<String> {
+    page.split("<p class=\"message ")
+        .skip(1)
+        .filter_map(|chunk| {
+            let start = chunk.find('>')? + 1;
+            let end = chunk.find("</p>")?;
+            Some(html_unescape(&chunk[start..end]))
+        })
+        .collect()
+}
+
+pub fn html_unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The reset link in a mail, if any.
+pub fn reset_link(mail: &ReceivedMail) -> Option<String> {
+    let text = mail.text();
+    let start = text.find("http")?;
+    let candidate = &text[start..];
+    let end = candidate
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .unwrap_or(candidate.len());
+    let link = &candidate[..end];
+    link.contains("createPassword?token=")
+        .then(|| link.to_string())
+}
+
+/// The token of a reset link.
+pub fn token_of(link: &str) -> String {
+    link.split("token=").nth(1).unwrap().to_string()
+}
+
+/// The path and query of a link, to request it from the test server.
+pub fn path_of(link: &str) -> String {
+    let url = url::Url::parse(link).unwrap();
+    format!("{}?{}", url.path(), url.query().unwrap_or(""))
+}
+
+/// Decodes every part of a MIME message (quoted-printable, base64, 7bit) and joins them.
+pub fn decode_mime(raw: &str) -> String {
+    let mut out = String::new();
+    let boundary = raw.split("boundary=").nth(1).map(|b| {
+        b.trim_start_matches('"')
+            .split(['"', '\r', '\n', ';'])
+            .next()
+            .unwrap_or("")
+            .to_string()
+    });
+    let parts: Vec<&str> = match &boundary {
+        Some(b) if !b.is_empty() => raw.split(&format!("--{b}")).skip(1).collect(),
+        _ => vec![raw],
+    };
+    for part in parts {
+        let Some((head, body)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let head_lower = head.to_ascii_lowercase();
+        let decoded = if head_lower.contains("content-transfer-encoding: quoted-printable") {
+            decode_quoted_printable(body)
+        } else if head_lower.contains("content-transfer-encoding: base64") {
+            let joined: String = body.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(joined)
+                .unwrap_or_default();
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            body.to_string()
+        };
+        out.push_str(&decoded);
+        out.push('\n');
+    }
+    out
+}
+
+fn decode_quoted_printable(body: &str) -> String {
+    let joined = body.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Decodes RFC 2047 encoded words (`=?utf-8?b?…?=` and `=?utf-8?q?…?=`).
+pub fn decode_encoded_words(raw: &str) -> String {
+    let mut out = String::new();
+    for word in raw.split_whitespace() {
+        let lower = word.to_ascii_lowercase();
+        if lower.starts_with("=?utf-8?b?") && word.ends_with("?=") {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&word[10..word.len() - 2])
+                .unwrap_or_default();
+            out.push_str(&String::from_utf8_lossy(&bytes));
+        } else if lower.starts_with("=?utf-8?q?") && word.ends_with("?=") {
+            out.push_str(&decode_quoted_printable(
+                &word[10..word.len() - 2].replace('_', " "),
+            ));
+        } else {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+    }
+    out
+}
