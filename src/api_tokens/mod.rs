@@ -39,3 +39,17 @@ pub async fn verify(state: &AppState, token: &str) -> Result<Option<CustomerRow>
         .customer_by_api_token(&token_hash(token), state.now())
         .await
 }
+
+/// Force Sign In: revokes every API token of the customer and ends every
+/// storefront session (the security stamp rotates). Idempotent: a second call
+/// succeeds and revokes nothing more. Returns how many tokens were revoked.
+pub async fn force_sign_in(
+    state: &AppState,
+    customer: &CustomerRow,
+    audit: &crate::store::AuditEntry,
+) -> Result<u64, StoreError> {
+    let stamp = crate::accounts::new_security_stamp();
+    let revoked = state.db.force_customer_sign_out(customer.id, &stamp, state.now(), audit).await?;
+    tracing::info!(customer_id = customer.id, revoked, "customer forced to sign in again");
+    Ok(revoked)
+}
