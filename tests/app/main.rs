@@ -6,4 +6,5 @@
 mod helpers;
 mod smtp_sink;
 
+mod admin;
 mod storefront;

@@ -1,0 +1,301 @@
+//! All Customers: the grid, and the customer view with its action buttons.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery};
+use axum::response::Response;
+
+use super::grid::{COLUMNS, GridParams, PAGE_SIZES, Pager, Slice};
+use super::guard::SignedInAdmin;
+use super::{parse_id, query_params};
+use crate::accounts::admins::Permission;
+use crate::accounts::lockout;
+use crate::http::errors::{AppError, AppResult};
+use crate::http::page::{PageView, format_date, format_datetime, render};
+use crate::state::AppState;
+use crate::store::{CustomerGridQuery, CustomerGridRow, CustomerRow, GridSort};
+
+/// The customer behind a path id, or 404.
+pub async fn find(state: &AppState, raw_id: &str) -> AppResult<CustomerRow> {
+    let id = parse_id(raw_id).ok_or(AppError::NotFound)?;
+    state.db.customer_by_id(id).await?.ok_or(AppError::NotFound)
+}
+
+pub fn customer_path(id: i64) -> String {
+    format!("/admin/customers/{id}")
+}
+
+/// A sortable column header: a link that sorts by it.
+struct SortHeader {
+    label: String,
+    href: String,
+    /// `aria-sort` value: "ascending", "descending" or "none".
+    aria_sort: &'static str,
+    arrow: &'static str,
+}
+
+struct GridRowView {
+    id: i64,
+    name: String,
+    email: String,
+    since: String,
+    last_sign_in: String,
+    locked: bool,
+    api_tokens: i64,
+}
+
+struct PageSizeOption {
+    size: i64,
+    selected: bool,
+}
+
+/// First, previous, next and last; `None` where there is nowhere to go.
+struct PagerLinks {
+    first: Option<String>,
+    previous: Option<String>,
+    next: Option<String>,
+    last: Option<String>,
+    position: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/customers.html")]
+struct GridPage {
+    page: PageView,
+    keyword: String,
+    sort: &'static str,
+    dir: &'static str,
+    page_sizes: Vec<PageSizeOption>,
+    /// The grid without the keyword, for "Clear all"; set only when filtered.
+    clear_href: Option<String>,
+    filter_label: Option<String>,
+    total_label: String,
+    headers: Vec<SortHeader>,
+    rows: Vec<GridRowView>,
+    /// Shown instead of the table when there are no rows.
+    empty_message: Option<String>,
+    pager: PagerLinks,
+}
+
+fn column_label_key(sort: GridSort) -> &'static str {
+    match sort {
+        GridSort::Id => "admin-col-id",
+        GridSort::Name => "admin-col-name",
+        GridSort::Email => "admin-col-email",
+        GridSort::CreatedAt => "admin-col-since",
+        GridSort::LastSignIn => "admin-col-last-sign-in",
+        GridSort::Locked => "admin-col-locked",
+        GridSort::ApiTokens => "admin-col-api-tokens",
+    }
+}
+
+fn headers(admin: &SignedInAdmin, params: &GridParams) -> Vec<SortHeader> {
+    COLUMNS
+        .iter()
+        .map(|(sort, _)| {
+            let active = *sort == params.sort;
+            SortHeader {
+                label: admin.visitor.t(column_label_key(*sort)),
+                href: params.sorted_by(*sort).href(),
+                aria_sort: match (active, params.descending) {
+                    (false, _) => "none",
+                    (true, false) => "ascending",
+                    (true, true) => "descending",
+                },
+                arrow: match (active, params.descending) {
+                    (false, _) => "",
+                    (true, false) => "▲",
+                    (true, true) => "▼",
+                },
+            }
+        })
+        .collect()
+}
+
+fn pager_links(admin: &SignedInAdmin, params: &GridParams, pager: &Pager) -> PagerLinks {
+    let link = |page: i64| Some(params.with_page(page).href());
+    PagerLinks {
+        first: if pager.has_previous() { link(1) } else { None },
+        previous: if pager.has_previous() {
+            link(pager.page - 1)
+        } else {
+            None
+        },
+        next: if pager.has_next() {
+            link(pager.page + 1)
+        } else {
+            None
+        },
+        last: if pager.has_next() {
+            link(pager.last_page)
+        } else {
+            None
+        },
+        position: admin.visitor.t_with(
+            "admin-pager-position",
+            &[
+                ("page", &pager.page.to_string()),
+                ("pages", &pager.last_page.to_string()),
+            ],
+        ),
+    }
+}
+
+fn row_view(admin: &SignedInAdmin, row: CustomerGridRow, now: i64) -> GridRowView {
+    GridRowView {
+        id: row.id,
+        name: format!("{} {}", row.firstname, row.lastname),
+        email: row.email,
+        since: format_date(row.created_at),
+        last_sign_in: row
+            .last_sign_in_at
+            .map(format_datetime)
+            .unwrap_or_else(|| admin.visitor.t("admin-never")),
+        locked: lockout::is_locked(row.locked_until, now),
+        api_tokens: row.active_api_tokens,
+    }
+}
+
+pub async fn grid(admin: SignedInAdmin, RawQuery(query): RawQuery) -> AppResult<Response> {
+    admin.require(Permission::ViewCustomers)?;
+    let params = GridParams::parse(&query_params(query.as_deref()));
+    let state = admin.state();
+    let now = state.now();
+    let keyword = params.store_keyword();
+    let (total, estimated) = state.db.customer_count(keyword.as_deref()).await?;
+    let pager = Pager::new(params.page, params.limit, total);
+    let params = params.with_page(pager.page);
+    let slice = Slice::of(
+        pager.page,
+        params.limit,
+        params.descending,
+        total,
+        !estimated,
+    );
+    let mut rows = state
+        .db
+        .customer_grid(&CustomerGridQuery {
+            keyword,
+            sort: params.sort,
+            descending: slice.descending,
+            limit: slice.limit,
+            offset: slice.offset,
+            now,
+        })
+        .await?;
+    if slice.reversed {
+        rows.reverse();
+    }
+    let t = |key: &str| admin.visitor.t(key);
+    let count = total.to_string();
+    let total_label = if estimated {
+        admin
+            .visitor
+            .t_with("admin-grid-total-estimate", &[("count", &count)])
+    } else {
+        admin
+            .visitor
+            .t_with("admin-grid-total", &[("count", &count)])
+    };
+    let empty_message = rows.is_empty().then(|| match &params.keyword {
+        Some(keyword) => admin
+            .visitor
+            .t_with("admin-grid-no-match", &[("keyword", keyword)]),
+        None => t("admin-grid-empty"),
+    });
+    let page = GridPage {
+        page: admin.page("admin-customers-title").await?,
+        keyword: params.keyword.clone().unwrap_or_default(),
+        sort: params.sort_code(),
+        dir: params.dir_code(),
+        page_sizes: PAGE_SIZES
+            .iter()
+            .map(|&size| PageSizeOption {
+                size,
+                selected: size == params.limit,
+            })
+            .collect(),
+        clear_href: params
+            .keyword
+            .as_ref()
+            .map(|_| params.without_keyword().href()),
+        filter_label: params.keyword.as_ref().map(|keyword| {
+            admin
+                .visitor
+                .t_with("admin-grid-filter-keyword", &[("keyword", keyword)])
+        }),
+        total_label,
+        headers: headers(&admin, &params),
+        rows: rows
+            .into_iter()
+            .map(|row| row_view(&admin, row, now))
+            .collect(),
+        empty_message,
+        pager: pager_links(&admin, &params, &pager),
+    };
+    render(&page)
+}
+
+/// What the customer view shows: never a password hash, stamp or link.
+struct CustomerCard {
+    id: i64,
+    name: String,
+    email: String,
+    since: String,
+    last_sign_in: String,
+    /// "Locked until …" while locked.
+    locked_until: Option<String>,
+    active_api_tokens: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin/customer.html")]
+struct CustomerPage {
+    page: PageView,
+    customer: CustomerCard,
+    can_reset: bool,
+    can_unlock: bool,
+    can_force_sign_in: bool,
+    can_view_audit: bool,
+    force_confirm: String,
+}
+
+pub async fn view(admin: SignedInAdmin, Path(id): Path<String>) -> AppResult<Response> {
+    admin.require(Permission::ViewCustomers)?;
+    let state = admin.state();
+    let customer = find(state, &id).await?;
+    let now = state.now();
+    let active_api_tokens = state.db.active_api_token_count(customer.id, now).await?;
+    let locked_until = customer
+        .locked_until
+        .filter(|_| lockout::is_locked(customer.locked_until, now))
+        .map(|until| {
+            admin.visitor.t_with(
+                "admin-customer-locked-until",
+                &[("date", &format_datetime(until))],
+            )
+        });
+    let name = format!("{} {}", customer.firstname, customer.lastname);
+    let mut page = admin.page("admin-customer-title").await?;
+    page.title = name.clone();
+    let card = CustomerCard {
+        id: customer.id,
+        name,
+        email: customer.email,
+        since: format_date(customer.created_at),
+        last_sign_in: customer
+            .last_sign_in_at
+            .map(format_datetime)
+            .unwrap_or_else(|| admin.visitor.t("admin-never")),
+        locked_until,
+        active_api_tokens,
+    };
+    render(&CustomerPage {
+        page,
+        customer: card,
+        can_reset: admin.admin.can(Permission::SendResetLink),
+        can_unlock: admin.admin.can(Permission::Unlock),
+        can_force_sign_in: admin.admin.can(Permission::ForceSignIn),
+        can_view_audit: admin.admin.can(Permission::ViewAudit),
+        force_confirm: admin.visitor.t("admin-force-confirm"),
+    })
+}
