@@ -219,6 +219,12 @@ impl TestApp {
         self.state.clock.advance(seconds);
     }
 
+    /// Moves the clock and wakes the mail worker, so due retries go now.
+    pub fn advance_clock_and_wake(&self, seconds: i64) {
+        self.state.clock.advance(seconds);
+        self.state.mail_queued.notify_one();
+    }
+
     /// A new browser-like client with its own cookies and its own client IP.
     pub fn client(&self) -> Client {
         static NEXT_IP: AtomicU32 = AtomicU32::new(1);

@@ -7,4 +7,5 @@ mod helpers;
 mod smtp_sink;
 
 mod admin;
+mod recovery;
 mod storefront;

@@ -1,4 +1,4 @@
-//! REST, on Magento's V1 paths. Errors are `{"message": …}` with a fitting status.
+//! REST, on Magento's V1 paths (mounted under /rest). Errors are `{"message": …}` with a fitting status.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -22,11 +22,15 @@ use crate::store::CustomerRow;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/rest/V1/integration/customer/token", post(issue_token))
-        .route("/rest/V1/customers/me", get(me))
-        .route("/rest/V1/customers/password", put(request_reset))
-        .route("/rest/V1/customers/resetPassword", post(reset_password))
-        .route("/rest/V1/customers/me/password", put(change_password))
+        .route("/V1/integration/customer/token", post(issue_token))
+        .route("/V1/customers/me", get(me))
+        .route("/V1/customers/password", put(request_reset))
+        .route("/V1/customers/resetPassword", post(reset_password))
+        .route("/V1/customers/me/password", put(change_password))
+        // A known path with the wrong method answers in JSON like any other REST error.
+        .method_not_allowed_fallback(|lang: ApiLocale| async move {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, lang.0.t("api-not-found"))
+        })
         .fallback(|lang: ApiLocale| async move {
             ApiError::new(StatusCode::NOT_FOUND, lang.0.t("api-not-found"))
         })
