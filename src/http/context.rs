@@ -94,6 +94,17 @@ pub enum FlashKind {
 pub struct Flash {
     pub kind: FlashKind,
     pub text: String,
+    /// The input the message is about, when it is about one: the page shows
+    /// `note` under that input and ties it to it (aria-describedby).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<FieldNote>,
+}
+
+/// A message under one input: the input's id and the words to show there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FieldNote {
+    pub id: String,
+    pub note: String,
 }
 
 impl Flash {
@@ -152,11 +163,39 @@ impl Visitor {
     }
 
     pub async fn flash(&self, kind: FlashKind, text: String) -> Result<(), AppError> {
+        self.push_flash(Flash {
+            kind,
+            text,
+            field: None,
+        })
+        .await
+    }
+
+    /// An error about one input: `text` at the top of the page, `note` under
+    /// the input with id `field`.
+    pub async fn flash_field(
+        &self,
+        field: &str,
+        text: String,
+        note: String,
+    ) -> Result<(), AppError> {
+        self.push_flash(Flash {
+            kind: FlashKind::Error,
+            text,
+            field: Some(FieldNote {
+                id: field.to_string(),
+                note,
+            }),
+        })
+        .await
+    }
+
+    async fn push_flash(&self, flash: Flash) -> Result<(), AppError> {
         let mut flashes: Vec<Flash> = self.session.get(FLASH).await?.unwrap_or_default();
-        if flashes.iter().any(|f| f.text == text) {
+        if flashes.iter().any(|f| f.text == flash.text) {
             return Ok(()); // the same message twice says nothing new
         }
-        flashes.push(Flash { kind, text });
+        flashes.push(flash);
         self.session.insert(FLASH, flashes).await?;
         Ok(())
     }

@@ -30,6 +30,14 @@ mod tests {
         assert!(!super::decodes_as_utf8(&[b'a', b'=', 0xff]));
         assert!(super::decodes_as_utf8(b"odd=%zz%"));
     }
+
+    #[test]
+    fn a_null_origin_passes_only_from_the_same_origin() {
+        assert!(super::null_origin_allowed(Some("same-origin")));
+        assert!(super::null_origin_allowed(None));
+        assert!(!super::null_origin_allowed(Some("cross-site")));
+        assert!(!super::null_origin_allowed(Some("same-site")));
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -45,6 +53,13 @@ fn origin_allowed(request: &Request, state: &AppState) -> bool {
     let Some(origin) = request.headers().get(ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true; // non-browser clients send none; the token still has to match
     };
+    if origin == "null" {
+        let fetch_site = request
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok());
+        return null_origin_allowed(fetch_site);
+    }
     let base = state.config.base_url.origin().ascii_serialization();
     let same_host = request
         .headers()
@@ -54,6 +69,13 @@ fn origin_allowed(request: &Request, state: &AppState) -> bool {
             origin == format!("http://{host}") || origin == format!("https://{host}")
         });
     origin == base || same_host
+}
+
+/// Browsers send `Origin: null` when the form's page has `Referrer-Policy:
+/// no-referrer` (the reset pages). Then `Sec-Fetch-Site`, which no page can
+/// forge, tells a post from another site apart; the form key has to match anyway.
+fn null_origin_allowed(sec_fetch_site: Option<&str>) -> bool {
+    sec_fetch_site.is_none_or(|site| site == "same-origin")
 }
 
 /// Whether every percent-decoded name and value of a urlencoded body is UTF-8;

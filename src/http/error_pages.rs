@@ -64,6 +64,7 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
             Area::Storefront
         },
         min_password_length: 6,
+        required_character_classes: 0,
     };
     let template = ErrorTemplate {
         page,

@@ -29,6 +29,8 @@ pub struct PageView {
     pub area: Area,
     /// For password hints; the server's policy decides, the hint only informs.
     pub min_password_length: i64,
+    /// How many character classes a password needs (0 = any).
+    pub required_character_classes: i64,
 }
 
 impl PageView {
@@ -55,6 +57,43 @@ impl PageView {
     pub fn t_min(&self, key: &str) -> String {
         self.locale
             .t_with(key, &[("min", &self.min_password_length.to_string())])
+    }
+
+    /// The hint under a new-password input, from the server's policy.
+    pub fn password_hint(&self) -> String {
+        let mut hint = self.t_min("password-hint");
+        if self.required_character_classes > 0 {
+            hint.push(' ');
+            hint.push_str(&self.locale.t_with(
+                "password-hint-classes",
+                &[("count", &self.required_character_classes.to_string())],
+            ));
+        }
+        hint
+    }
+
+    /// The notes under the input with id `field` (from the last POST).
+    pub fn errors_for(&self, field: &str) -> Vec<&str> {
+        self.flashes
+            .iter()
+            .filter_map(|f| f.field.as_ref())
+            .filter(|n| n.id == field)
+            .map(|n| n.note.as_str())
+            .collect()
+    }
+
+    pub fn has_error(&self, field: &str) -> bool {
+        !self.errors_for(field).is_empty()
+    }
+
+    /// The input's `aria-describedby`: its error note first, then `others`.
+    pub fn described_by(&self, field: &str, others: &str) -> String {
+        let mut ids = Vec::new();
+        if self.has_error(field) {
+            ids.push(format!("{field}-error"));
+        }
+        ids.extend(others.split_whitespace().map(str::to_string));
+        ids.join(" ")
     }
 
     pub fn t_date(&self, key: &str, unix: &i64) -> String {
@@ -104,6 +143,7 @@ impl Visitor {
         let options = PasswordOptions::load(&self.state.db).await?;
         Ok(PageView {
             min_password_length: options.min_password_length,
+            required_character_classes: options.required_character_classes,
             locale: self.locale,
             title: self.t(title_key),
             form_key: self.form_key.clone(),
@@ -120,6 +160,7 @@ impl Visitor {
         let options = PasswordOptions::load(&self.state.db).await?;
         Ok(PageView {
             min_password_length: options.min_password_length,
+            required_character_classes: options.required_character_classes,
             locale: self.locale,
             title: self.t(title_key),
             form_key: self.form_key.clone(),

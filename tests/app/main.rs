@@ -7,5 +7,6 @@ mod helpers;
 mod smtp_sink;
 
 mod admin;
+mod browser;
 mod recovery;
 mod storefront;

@@ -3,7 +3,7 @@ use axum::Form;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::password_messages;
+use super::flash_password_problems;
 use crate::accounts::customers::{
     self, ChangePasswordError, RegisterError, Registration, SignInError,
 };
@@ -82,26 +82,24 @@ pub async fn register(visitor: Visitor, Form(form): Form<RegisterForm>) -> AppRe
             Ok(see_other(ACCOUNT))
         }
         Err(RegisterError::EmailTaken) => {
-            visitor
-                .flash_key(FlashKind::Error, "register-email-taken")
-                .await?;
+            let text = visitor.t("register-email-taken");
+            visitor.flash_field("email", text.clone(), text).await?;
             keep_draft(&visitor, form).await
         }
         Err(RegisterError::Invalid(errors)) => {
             let fields = [
-                ("field-firstname", errors.firstname),
-                ("field-lastname", errors.lastname),
-                ("field-email", errors.email),
+                ("firstname", "field-firstname", errors.firstname),
+                ("lastname", "field-lastname", errors.lastname),
+                ("email", "field-email", errors.email),
             ];
-            for (field, problem) in fields {
+            for (id, label, problem) in fields {
                 if let Some(key) = problem {
-                    let text = format!("{}: {}", visitor.t(field), visitor.t(key));
-                    visitor.flash(FlashKind::Error, text).await?;
+                    let note = visitor.t(key);
+                    let text = format!("{}: {note}", visitor.t(label));
+                    visitor.flash_field(id, text, note).await?;
                 }
             }
-            for text in password_messages(&visitor, &errors.password) {
-                visitor.flash(FlashKind::Error, text).await?;
-            }
+            flash_password_problems(&visitor, &errors.password).await?;
             keep_draft(&visitor, form).await
         }
         Err(RegisterError::Internal(e)) => Err(e.into()),
@@ -227,15 +225,14 @@ pub async fn edit(visitor: Visitor, Form(form): Form<ChangePasswordForm>) -> App
             Ok(see_other(ACCOUNT))
         }
         Err(ChangePasswordError::WrongCurrentPassword) => {
+            let text = visitor.t("edit-wrong-current");
             visitor
-                .flash_key(FlashKind::Error, "edit-wrong-current")
+                .flash_field("current_password", text.clone(), text)
                 .await?;
             Ok(see_other("/customer/account/edit"))
         }
         Err(ChangePasswordError::Policy(problems)) => {
-            for text in password_messages(&visitor, &problems) {
-                visitor.flash(FlashKind::Error, text).await?;
-            }
+            flash_password_problems(&visitor, &problems).await?;
             Ok(see_other("/customer/account/edit"))
         }
         Err(ChangePasswordError::Internal(e)) => Err(e.into()),

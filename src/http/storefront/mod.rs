@@ -51,3 +51,18 @@ pub(crate) fn password_messages(
         })
         .collect()
 }
+
+/// Flashes each password problem, with a note under the input it is about.
+pub(crate) async fn flash_password_problems(
+    visitor: &super::context::Visitor,
+    problems: &[crate::accounts::PasswordProblem],
+) -> Result<(), super::errors::AppError> {
+    for (problem, text) in problems.iter().zip(password_messages(visitor, problems)) {
+        let field = match problem {
+            crate::accounts::PasswordProblem::ConfirmationMismatch => "password_confirmation",
+            _ => "password",
+        };
+        visitor.flash_field(field, text.clone(), text).await?;
+    }
+    Ok(())
+}

@@ -4,7 +4,7 @@ use axum::extract::Query;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::password_messages;
+use super::flash_password_problems;
 use crate::http::context::{FlashKind, Visitor};
 use crate::http::errors::AppResult;
 use crate::http::page::{PageView, no_referrer, render, see_other};
@@ -58,12 +58,9 @@ pub async fn forgot(visitor: Visitor, Form(form): Form<ForgotForm>) -> AppResult
             Ok(see_other(FORGOT))
         }
         Err(RequestError::InvalidEmail(e)) => {
-            let text = format!(
-                "{}: {}",
-                visitor.t("field-email"),
-                visitor.t(e.message_key())
-            );
-            visitor.flash(FlashKind::Error, text).await?;
+            let note = visitor.t(e.message_key());
+            let text = format!("{}: {note}", visitor.t("field-email"));
+            visitor.flash_field("email_address", text, note).await?;
             if form.email.chars().count() <= crate::accounts::MAX_EMAIL_LENGTH {
                 visitor
                     .session
@@ -181,9 +178,7 @@ pub async fn create_password(
         }
         Err(ResetError::InvalidLink) => link_expired(&visitor).await,
         Err(ResetError::Policy(problems)) => {
-            for text in password_messages(&visitor, &problems) {
-                visitor.flash(FlashKind::Error, text).await?;
-            }
+            flash_password_problems(&visitor, &problems).await?;
             Ok(no_referrer(see_other(CREATE_PASSWORD)))
         }
         Err(ResetError::Internal(e)) => Err(e.into()),

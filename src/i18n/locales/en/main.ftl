@@ -7,13 +7,24 @@ nav-my-account = My Account
 nav-sign-out = Sign Out
 nav-welcome = Welcome, { $name }!
 nav-skip = Skip to content
+nav-account-links = Customer menu
+nav-breadcrumbs = Breadcrumbs
 footer-language = Language
 footer-note = Your account, your data: we never show or send your password.
+footer-service = Customer Service
+footer-security = Security
+footer-rights = All rights reserved.
 
 home-title = Home
 home-heading = Welcome to our shop
 home-intro = Sign in to see your account, or create one in a minute.
 home-signed-in = You are signed in. Manage your account and password from My Account.
+home-benefit-checkout = Faster checkout
+home-benefit-checkout-text = Your details are ready for you the next time you order.
+home-benefit-orders = Your orders in one place
+home-benefit-orders-text = Follow every order from payment to delivery.
+home-benefit-safe = A safe account
+home-benefit-safe-text = Forgot your password? A link by email lets you set a new one in minutes.
 
 field-firstname = First Name
 field-lastname = Last Name
@@ -26,6 +37,7 @@ field-confirm-new-password = Confirm New Password
 field-required-note = * Required Fields
 password-show = Show password
 password-hint = At least { $min } characters, no spaces.
+password-hint-classes = Use at least { $count } of: lower case, upper case, digits, special characters.
 password-strength = Password Strength
 password-strength-none = No Password
 password-strength-weak = Weak
@@ -57,10 +69,14 @@ account-member-since = Customer since { $date }
 account-change-password = Change Password
 account-nav-dashboard = Account Dashboard
 account-nav-edit = Account Information
+account-security = Sign-in and Security
+account-last-sign-in = Last signed in on { $date }
+account-password-advice = Use a password that you use nowhere else.
 
 edit-title = Change Password
 edit-intro = Enter your current password, then choose a new one. Your other devices will be signed out.
 edit-button = Save
+edit-back = Back to My Account
 edit-wrong-current = The password doesn't match this account. Verify the password and try again.
 password-updated = You updated your password.
 

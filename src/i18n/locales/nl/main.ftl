@@ -6,14 +6,25 @@ nav-create-account = Account aanmaken
 nav-my-account = Mijn account
 nav-sign-out = Afmelden
 nav-welcome = Welkom, { $name }!
-nav-skip = Naar de inhoud
+nav-skip = Direct naar de inhoud
+nav-account-links = Klantmenu
+nav-breadcrumbs = Kruimelpad
 footer-language = Taal
 footer-note = Uw account, uw gegevens: wij tonen of versturen uw wachtwoord nooit.
+footer-service = Klantenservice
+footer-security = Veiligheid
+footer-rights = Alle rechten voorbehouden.
 
-home-title = Start
+home-title = Startpagina
 home-heading = Welkom in onze winkel
-home-intro = Meld u aan om uw account te bekijken, of maak er in een minuut een aan.
+home-intro = Meld u aan om uw account te bekijken, of maak er binnen een minuut een aan.
 home-signed-in = U bent aangemeld. Beheer uw account en wachtwoord via Mijn account.
+home-benefit-checkout = Sneller afrekenen
+home-benefit-checkout-text = Uw gegevens staan klaar voor uw volgende bestelling.
+home-benefit-orders = Al uw bestellingen op één plek
+home-benefit-orders-text = Volg elke bestelling van betaling tot levering.
+home-benefit-safe = Een veilig account
+home-benefit-safe-text = Wachtwoord vergeten? Met een link per e-mail stelt u binnen enkele minuten een nieuw wachtwoord in.
 
 field-firstname = Voornaam
 field-lastname = Achternaam
@@ -26,10 +37,11 @@ field-confirm-new-password = Nieuw wachtwoord bevestigen
 field-required-note = * Verplichte velden
 password-show = Wachtwoord tonen
 password-hint = Minimaal { $min } tekens, zonder spaties.
+password-hint-classes = Gebruik minimaal { $count } van deze soorten tekens: kleine letters, hoofdletters, cijfers, speciale tekens.
 password-strength = Wachtwoordsterkte
 password-strength-none = Geen wachtwoord
 password-strength-weak = Zwak
-password-strength-medium = Redelijk
+password-strength-medium = Gemiddeld
 password-strength-strong = Sterk
 password-strength-very-strong = Zeer sterk
 
@@ -40,14 +52,14 @@ register-button = Account aanmaken
 register-success = Bedankt voor uw registratie bij onze winkel.
 register-email-taken = Er bestaat al een account met dit e-mailadres.
 
-login-title = Klant aanmelden
+login-title = Aanmelden als klant
 login-registered = Geregistreerde klanten
 login-registered-intro = Als u een account hebt, meld u dan aan met uw e-mailadres.
 login-new = Nieuwe klanten
 login-new-intro = Een account heeft veel voordelen: sneller afrekenen, meerdere adressen bewaren, bestellingen volgen en meer.
 login-button = Aanmelden
 login-forgot-link = Wachtwoord vergeten?
-login-failed = De aanmelding bij het account was onjuist of uw account is tijdelijk uitgeschakeld. Wacht even en probeer het later opnieuw.
+login-failed = Het aanmelden bij het account is mislukt of uw account is tijdelijk uitgeschakeld. Wacht even en probeer het later opnieuw.
 logout-success = U bent afgemeld.
 
 account-title = Mijn account
@@ -57,10 +69,14 @@ account-member-since = Klant sinds { $date }
 account-change-password = Wachtwoord wijzigen
 account-nav-dashboard = Accountoverzicht
 account-nav-edit = Accountgegevens
+account-security = Aanmelden en beveiliging
+account-last-sign-in = Laatst aangemeld op { $date }
+account-password-advice = Gebruik een wachtwoord dat u nergens anders gebruikt.
 
 edit-title = Wachtwoord wijzigen
-edit-intro = Voer uw huidige wachtwoord in en kies daarna een nieuw. Uw andere apparaten worden afgemeld.
+edit-intro = Vul uw huidige wachtwoord in en kies daarna een nieuw wachtwoord. Uw andere apparaten worden afgemeld.
 edit-button = Opslaan
+edit-back = Terug naar Mijn account
 edit-wrong-current = Het wachtwoord hoort niet bij dit account. Controleer het wachtwoord en probeer het opnieuw.
 password-updated = U hebt uw wachtwoord bijgewerkt.
 
@@ -73,15 +89,15 @@ reset-limit = Te veel verzoeken om het wachtwoord opnieuw in te stellen. Wacht e
 reset-link-expired = Uw link om het wachtwoord opnieuw in te stellen is verlopen.
 
 create-password-title = Nieuw wachtwoord instellen
-create-password-intro = Kies een nieuw wachtwoord voor uw account. Meld u daarna daarmee aan.
+create-password-intro = Kies een nieuw wachtwoord voor uw account. Daarna meldt u zich aan met dit nieuwe wachtwoord.
 create-password-button = Wachtwoord opnieuw instellen
 
 error-required-field = Dit is een verplicht veld.
 error-email-invalid = Vul een geldig e-mailadres in (bijv. jandejong@domein.nl).
 error-email-too-long = Het e-mailadres is te lang.
-error-name-invalid = Gebruik hoogstens 255 tekens, zonder stuurtekens.
+error-name-invalid = Gebruik maximaal 255 tekens, zonder stuurtekens.
 password-too-short = Het wachtwoord moet minimaal { $min } tekens bevatten. Kies een ander wachtwoord en probeer het opnieuw.
-password-too-long = Gebruik een wachtwoord van hoogstens { $max } tekens.
+password-too-long = Gebruik een wachtwoord van maximaal { $max } tekens.
 password-has-spaces = Het wachtwoord mag geen spaties bevatten.
 password-same-as-email = Het wachtwoord mag niet gelijk zijn aan het e-mailadres. Kies een ander wachtwoord en probeer het opnieuw.
 password-missing-classes = Het wachtwoord moet minimaal { $count } soorten tekens bevatten. Soorten tekens: kleine letters, hoofdletters, cijfers, speciale tekens.

@@ -1,0 +1,1288 @@
+//! Real-browser tests (issue 5): Debian's Chromium, headless, driven through
+//! chromedriver with fantoccini, against the real server and SMTP sink.
+//!
+//! Every page a tour visits is audited in the browser (every visible input has
+//! a label, ARIA references resolve, one h1, readable contrast, no sideways
+//! scrolling on a phone, no console errors, the page is in the tour's language
+//! and a Dutch page shows no English), and the pages named in a tour are
+//! photographed at 1280 px (desktop) and 390 px (phone) into
+//! `target/screenshots/`, with an `index.html` that shows them side by side.
+//!
+//! Without chromedriver the tests say plainly that they were skipped and pass;
+//! with the `CI` variable set a missing chromedriver fails them.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use shop_accounts::i18n::Locale;
+
+use crate::helpers::*;
+
+/// One browser at a time: two cores are shared by the whole test run.
+static ONE_BROWSER: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+static PROFILES: AtomicU32 = AtomicU32::new(0);
+
+const PASSWORD: &str = "Tulip-garden-42";
+const NEW_PASSWORD: &str = "Windmill-cheese-77";
+
+/// The screen widths every photographed page is taken at.
+const WIDTHS: [(&str, u32, bool); 2] = [("desktop", 1280, false), ("phone", 390, true)];
+
+fn find_program(env: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
+    let dirs = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&dirs)
+        .chain([PathBuf::from("/usr/bin")])
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+pub fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("screenshots")
+}
+
+/// chromedriver started by this test, and the browser profile it uses.
+struct Driver {
+    child: Child,
+    port: u16,
+    profile: PathBuf,
+    _permit: tokio::sync::SemaphorePermit<'static>,
+}
+
+impl Driver {
+    /// Starts chromedriver, or says why the test is skipped (None).
+    async fn start(test: &str) -> Option<(Driver, PathBuf)> {
+        let permit = ONE_BROWSER.acquire().await.expect("semaphore");
+        let driver = find_program("CHROMEDRIVER", &["chromedriver"]);
+        let chrome = find_program(
+            "CHROME_BIN",
+            &["chromium", "chromium-browser", "google-chrome"],
+        );
+        let (Some(driver), Some(chrome)) = (driver, chrome) else {
+            let why = "chromedriver or chromium is not installed (apt-get install chromium chromium-driver)";
+            if std::env::var_os("CI").is_some() {
+                panic!("{test}: {why}; CI must run the browser tests");
+            }
+            eprintln!("SKIPPED {test}: {why}. The browser tests did not run.");
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver.display()));
+        let profile = std::env::temp_dir().join(format!(
+            "shop-accounts-chromium-{}-{}",
+            std::process::id(),
+            PROFILES.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&profile).expect("browser profile dir");
+        let driver = Driver {
+            child,
+            port,
+            profile,
+            _permit: permit,
+        };
+        // Ready when it listens (it exits at once when it cannot start).
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some((driver, chrome));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("chromedriver did not listen on port {port}");
+    }
+
+    async fn session(&self, chrome: &Path, base: &str, locale: Locale) -> Browser {
+        let accept_language = match locale {
+            Locale::En => "en-GB,en",
+            Locale::Nl => "nl-NL,nl",
+        };
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:loggingPrefs": { "browser": "ALL" },
+            "goog:chromeOptions": {
+                "binary": chrome.display().to_string(),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                    "--window-size=1280,900",
+                    format!("--lang={}", locale.code()),
+                    format!("--user-data-dir={}", self.profile.display()),
+                ],
+                "prefs": { "intl.accept_languages": accept_language },
+            },
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a chromedriver session");
+        Browser {
+            client,
+            base: base.to_string(),
+            locale,
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// chromedriver's browser console log (`POST /session/{id}/se/log`); reading
+/// it empties it.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or("")))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(r#"{"type":"browser"}"#.to_string()),
+        )
+    }
+}
+
+/// A Chrome DevTools command through chromedriver.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or("")
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Runs `tour` with a fresh app and a browser speaking `locale`; closes the
+/// browser and chromedriver whatever happens, and keeps a picture of a failure.
+async fn with_browser<F, Fut>(test: &'static str, locale: Locale, tour: F)
+where
+    F: FnOnce(TestApp, Browser) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some((driver, chrome)) = Driver::start(test).await else {
+        return;
+    };
+    let _ = std::fs::remove_file(screenshot_dir().join(format!("FAILED-{test}.png")));
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = driver.session(&chrome, &app.address, locale).await;
+    let outcome = tokio::spawn(tour(app, browser.clone())).await;
+    if outcome.is_err() {
+        browser.save_failure(test).await;
+    }
+    let _ = browser.client.close().await;
+    drop(driver);
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("{test}: {e}"),
+        }
+    }
+}
+
+/// What the in-page audit reports.
+#[derive(Debug, serde::Deserialize)]
+struct Audit {
+    lang: String,
+    problems: Vec<String>,
+    text: String,
+}
+
+const AUDIT_JS: &str = include_str!("browser_audit.js");
+
+/// English catalog text that must not appear on a Dutch page: the fixed parts
+/// of every English message that the Dutch catalog words differently.
+fn english_fragments() -> Vec<String> {
+    fn messages(ftl: &str) -> Vec<(String, String)> {
+        ftl.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with(' '))
+            .filter_map(|l| l.split_once(" = "))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect()
+    }
+    let en = messages(include_str!("../../src/i18n/locales/en/main.ftl"));
+    let nl = messages(include_str!("../../src/i18n/locales/nl/main.ftl"));
+    let mut fragments = Vec::new();
+    for (key, english) in en {
+        let dutch = nl
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let mut rest = english.as_str();
+        while !rest.is_empty() {
+            let (piece, after) = match rest.find('{') {
+                Some(open) => (
+                    &rest[..open],
+                    rest[open..]
+                        .find('}')
+                        .map(|close| &rest[open + close + 1..])
+                        .unwrap_or(""),
+                ),
+                None => (rest, ""),
+            };
+            let piece = piece.trim().trim_end_matches([',', ':']).trim();
+            if piece.chars().filter(|c| c.is_alphabetic()).count() >= 4 && !dutch.contains(piece) {
+                fragments.push(piece.to_string());
+            }
+            rest = after;
+        }
+    }
+    fragments
+}
+
+fn xpath_literal(text: &str) -> String {
+    if !text.contains('\'') {
+        format!("'{text}'")
+    } else if !text.contains('"') {
+        format!("\"{text}\"")
+    } else {
+        let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
+    }
+}
+
+#[derive(Clone)]
+pub struct Browser {
+    pub client: Client,
+    base: String,
+    pub locale: Locale,
+}
+
+impl Browser {
+    pub fn t(&self, key: &str) -> String {
+        self.locale.t(key)
+    }
+
+    pub async fn goto(&self, path_or_url: &str) {
+        let url = if path_or_url.starts_with('/') {
+            format!("{}{}", self.base, path_or_url)
+        } else {
+            path_or_url.to_string()
+        };
+        self.client.goto(&url).await.expect("navigate");
+    }
+
+    /// Path and query of the page shown.
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("current url");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    /// Waits until the browser shows `path` (after a click that navigates).
+    pub async fn wait_path(&self, path: &str) {
+        self.wait_until(path, |shown| shown == path).await;
+    }
+
+    /// Waits until the path and query shown starts with `prefix`.
+    pub async fn wait_path_prefix(&self, prefix: &str) {
+        self.wait_until(prefix, |shown| shown.starts_with(prefix))
+            .await;
+    }
+
+    async fn wait_until(&self, what: &str, arrived: impl Fn(&str) -> bool) {
+        for _ in 0..400 {
+            if arrived(&self.path().await)
+                && self
+                    .client
+                    .execute("return document.readyState", vec![])
+                    .await
+                    .ok()
+                    .and_then(|v| v.as_str().map(|s| s == "complete"))
+                    .unwrap_or(false)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "expected to arrive at {what}, the browser shows {}",
+            self.path().await
+        );
+    }
+
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(e) => panic!("no {css} on {}: {e}", self.path().await),
+        }
+    }
+
+    pub async fn exists(&self, css: &str) -> bool {
+        !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find")
+            .is_empty()
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("clear");
+        field.send_keys(value).await.expect("type");
+    }
+
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        self.find(css).await.attr(name).await.expect("attribute")
+    }
+
+    /// Clicks the link or button whose text is `text`.
+    pub async fn click_text(&self, text: &str) {
+        let literal = xpath_literal(text);
+        let xpath = format!(
+            "//*[self::a or self::button][normalize-space(.)={literal} or normalize-space(@aria-label)={literal}]"
+        );
+        let target = match self.client.find(Locator::XPath(&xpath)).await {
+            Ok(element) => element,
+            Err(e) => panic!("no link or button {text:?} on {}: {e}", self.path().await),
+        };
+        target.click().await.expect("click");
+    }
+
+    /// Clicks the submit button of the form posting to `action`, after checking
+    /// that the button says `label`.
+    pub async fn submit(&self, action: &str, label: &str) {
+        let button = self
+            .find(&format!(
+                "form[action=\"{action}\"] button[type=submit], form[action=\"{action}\"] input[type=submit]"
+            ))
+            .await;
+        let text = button.text().await.expect("button text");
+        assert_eq!(text.trim(), label, "the button of the form {action}");
+        button.click().await.expect("click");
+    }
+
+    /// The flash messages shown on the page.
+    pub async fn flashes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for message in self
+            .client
+            .find_all(Locator::Css(".messages .message"))
+            .await
+            .expect("find messages")
+        {
+            out.push(message.text().await.expect("text").trim().to_string());
+        }
+        out
+    }
+
+    /// The input is marked invalid and its description holds `message`.
+    pub async fn assert_field_error(&self, css: &str, message: &str) {
+        let described: String = self
+            .client
+            .execute(
+                "const el = document.querySelector(arguments[0]);
+                 return el.getAttribute('aria-invalid') + '|' +
+                   (el.getAttribute('aria-describedby') || '').split(/\\s+/)
+                     .map((id) => document.getElementById(id)).filter(Boolean)
+                     .map((e) => e.textContent.trim()).join(' ');",
+                vec![json!(css)],
+            )
+            .await
+            .expect("script")
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let (invalid, description) = described.split_once('|').unwrap_or(("", ""));
+        assert_eq!(invalid, "true", "{css} is marked aria-invalid");
+        assert!(
+            description.contains(message),
+            "{css} is described by {message:?}; its description is {description:?}"
+        );
+    }
+
+    async fn cdp(&self, cmd: &'static str, params: Value) {
+        self.client
+            .issue_cmd(Cdp { cmd, params })
+            .await
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    }
+
+    async fn emulate(&self, width: u32, height: u32, mobile: bool) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+        )
+        .await;
+    }
+
+    /// Console messages since the last call that are errors or warnings.
+    async fn console_problems(&self) -> Vec<String> {
+        let log = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("the browser console log (chromedriver /se/log)");
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| matches!(entry["level"].as_str(), Some("SEVERE") | Some("WARNING")))
+            .map(|entry| format!("console: {}", entry["message"].as_str().unwrap_or("")))
+            .collect()
+    }
+
+    async fn audit(&self) -> Audit {
+        let value = self
+            .client
+            .execute(AUDIT_JS, vec![])
+            .await
+            .expect("audit script");
+        serde_json::from_value(value).expect("audit result")
+    }
+
+    /// Audits the page shown at the current width; panics with every problem.
+    pub async fn check(&self) {
+        self.check_allowing(&[]).await;
+    }
+
+    /// `check`, tolerating console messages that contain one of `allowed`.
+    pub async fn check_allowing(&self, allowed: &[&str]) {
+        let audit = self.audit().await;
+        let mut problems = audit.problems;
+        problems.extend(
+            self.console_problems()
+                .await
+                .into_iter()
+                .filter(|p| !allowed.iter().any(|a| p.contains(a))),
+        );
+        if audit.lang != self.locale.code() {
+            problems.push(format!(
+                "<html lang={:?}>, expected {:?}",
+                audit.lang,
+                self.locale.code()
+            ));
+        }
+        if self.locale == Locale::Nl {
+            // Words as a person reads them; links (the reset URL) are not words.
+            let words: Vec<&str> = audit
+                .text
+                .split_whitespace()
+                .filter(|w| !w.contains("://"))
+                .collect();
+            let words = words.join(" ");
+            for english in english_fragments() {
+                if words.contains(&english) {
+                    problems.push(format!("English on a Dutch page: {english:?}"));
+                }
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "{} has problems:\n  {}",
+            self.path().await.chars().take(100).collect::<String>(),
+            problems.join("\n  ")
+        );
+    }
+
+    /// Checks the page at both widths and photographs it:
+    /// `target/screenshots/{name}--{lang}-{desktop|phone}.png`.
+    pub async fn page(&self, name: &str) {
+        self.page_allowing(name, &[]).await;
+    }
+
+    pub async fn page_allowing(&self, name: &str, allowed: &[&str]) {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        for (label, width, mobile) in WIDTHS {
+            self.emulate(width, 800, mobile).await;
+            self.check_allowing(allowed).await;
+            let height = self
+                .client
+                .execute(
+                    "return Math.ceil(Math.max(document.documentElement.scrollHeight, document.body.scrollHeight))",
+                    vec![],
+                )
+                .await
+                .expect("page height")
+                .as_u64()
+                .unwrap_or(800)
+                .clamp(600, 6000) as u32;
+            self.emulate(width, height, mobile).await;
+            let png = self.client.screenshot().await.expect("screenshot");
+            let file = dir.join(format!("{name}--{}-{label}.png", self.locale.code()));
+            std::fs::write(&file, png).expect("write screenshot");
+        }
+        self.cdp("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await;
+        write_index(&dir);
+    }
+
+    /// Shows the HTML part of a mail as a page, checks and photographs it.
+    pub async fn show_mail(&self, mail: &crate::smtp_sink::ReceivedMail, name: &str) {
+        use base64::Engine;
+        let text = mail.text();
+        let start = text.find("<!DOCTYPE html>").expect("an HTML part");
+        let end = text[start..]
+            .find("</html>")
+            .map(|e| start + e + "</html>".len())
+            .expect("the end of the HTML part");
+        let html = base64::engine::general_purpose::STANDARD.encode(&text[start..end]);
+        self.goto(&format!("data:text/html;charset=utf-8;base64,{html}"))
+            .await;
+        self.page(name).await;
+    }
+
+    async fn save_failure(&self, test: &str) {
+        let dir = screenshot_dir();
+        if std::fs::create_dir_all(&dir).is_ok()
+            && let Ok(png) = self.client.screenshot().await
+        {
+            let file = dir.join(format!("FAILED-{test}.png"));
+            let _ = std::fs::write(&file, png);
+            eprintln!("{test}: the page at failure is in {}", file.display());
+        }
+    }
+
+    /// Presses keys on whatever has focus, one after another.
+    pub async fn press(&self, keys: &[Key]) {
+        let mut actions = KeyActions::new("keyboard".to_string());
+        for key in keys {
+            let value: char = (*key).into();
+            actions = actions
+                .then(KeyAction::Down { value })
+                .then(KeyAction::Up { value });
+        }
+        self.client
+            .perform_actions(actions)
+            .await
+            .expect("key presses");
+    }
+
+    /// Types text into whatever has focus.
+    pub async fn type_text(&self, text: &str) {
+        let mut actions = KeyActions::new("keyboard".to_string());
+        for value in text.chars() {
+            actions = actions
+                .then(KeyAction::Down { value })
+                .then(KeyAction::Up { value });
+        }
+        self.client.perform_actions(actions).await.expect("typing");
+    }
+
+    /// A description of the focused element and whether its focus is visible.
+    pub async fn focused(&self) -> (String, bool) {
+        let value = self
+            .client
+            .execute(
+                "const el = document.activeElement;
+                 const s = getComputedStyle(el);
+                 const ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2)
+                   || (s.boxShadow && s.boxShadow !== 'none');
+                 const r = el.getBoundingClientRect();
+                 const onScreen = r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0
+                   && r.left < innerWidth;
+                 const name = el.id ? '#' + el.id
+                   : el.tagName.toLowerCase() + ' ' + (el.textContent || el.value || '').trim().slice(0, 40);
+                 return [name, ring && onScreen];",
+                vec![],
+            )
+            .await
+            .expect("focused element");
+        (
+            value[0].as_str().unwrap_or("").to_string(),
+            value[1].as_bool().unwrap_or(false),
+        )
+    }
+}
+
+/// `target/screenshots/index.html`: every screenshot, grouped by page, the four
+/// variants side by side.
+fn write_index(dir: &Path) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".png") && n.contains("--"))
+        .collect();
+    names.sort();
+    let mut pages: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.split("--").next().map(str::to_string))
+        .collect();
+    pages.dedup();
+    let mut html = String::from(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>shop-accounts screenshots</title>\
+         <style>body{font-family:sans-serif;margin:1rem}figure{display:inline-block;vertical-align:top;margin:0 1rem 1rem 0}\
+         img{border:1px solid #ccc;max-width:640px}img.phone{max-width:195px}</style></head><body>\
+         <h1>shop-accounts screenshots</h1>",
+    );
+    for page in pages {
+        html.push_str(&format!("<h2>{page}</h2>"));
+        for lang in ["en", "nl"] {
+            for (label, _, _) in WIDTHS {
+                let file = format!("{page}--{lang}-{label}.png");
+                if names.contains(&file) {
+                    html.push_str(&format!(
+                        "<figure><a href=\"{file}\"><img class=\"{label}\" src=\"{file}\" alt=\"{page} {lang} {label}\"></a><figcaption>{lang} · {label}</figcaption></figure>"
+                    ));
+                }
+            }
+        }
+    }
+    html.push_str("</body></html>\n");
+    let _ = std::fs::write(dir.join("index.html"), html);
+}
+
+/// The mails to `to` whose subject is `subject`.
+fn mails_with(app: &TestApp, to: &str, subject: &str) -> Vec<crate::smtp_sink::ReceivedMail> {
+    app.smtp
+        .received()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)) && m.subject() == subject)
+        .collect()
+}
+
+async fn wait_for_mail(
+    app: &TestApp,
+    to: &str,
+    subject: &str,
+    count: usize,
+) -> crate::smtp_sink::ReceivedMail {
+    for _ in 0..400 {
+        let found = mails_with(app, to, subject);
+        if found.len() >= count {
+            return found[count - 1].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let subjects: Vec<String> = app.smtp.received().iter().map(|m| m.subject()).collect();
+    panic!("no mail {subject:?} number {count} to {to}; received: {subjects:?}");
+}
+
+/// A shopper's whole storefront life in one language: register (with a
+/// mistake first), My Account, sign out, a failed sign-in, Forgot Your
+/// Password?, the mail, the link, a new password, sign in with it, and the used
+/// link again. Every page is checked; the named ones are photographed.
+async fn storefront_tour(app: TestApp, b: Browser) {
+    let (first, last, email) = match b.locale {
+        Locale::En => ("Jane", "Doe", "jane.doe@example.com"),
+        Locale::Nl => ("Jan", "de Vries", "jan.devries@example.nl"),
+    };
+
+    b.goto("/").await;
+    b.page("store-01-home").await;
+
+    b.click_text(&b.t("nav-create-account")).await;
+    b.wait_path("/customer/account/create").await;
+    b.page("store-02-register").await;
+
+    // A first try with a mistake: no first name, and passwords that differ.
+    b.fill("#lastname", last).await;
+    b.fill("#email", email).await;
+    b.fill("#password", PASSWORD).await;
+    b.fill("#password_confirmation", "Tulip-garden-24").await;
+    b.submit("/customer/account/create", &b.t("register-button"))
+        .await;
+    b.wait_path("/customer/account/create").await;
+    let flashes = b.flashes().await;
+    let required = b.t("error-required-field");
+    assert!(
+        flashes.contains(&format!("{}: {required}", b.t("field-firstname"))),
+        "{flashes:?}"
+    );
+    assert!(flashes.contains(&b.t("password-mismatch")), "{flashes:?}");
+    b.assert_field_error("#firstname", &required).await;
+    b.assert_field_error("#password_confirmation", &b.t("password-mismatch"))
+        .await;
+    assert_eq!(
+        b.attr("#email", "value").await.as_deref(),
+        Some(email),
+        "the form keeps what was typed"
+    );
+    let (focused, _) = b.focused().await;
+    assert_eq!(
+        focused, "#firstname",
+        "the first field with an error has focus"
+    );
+    b.page("store-03-register-errors").await;
+
+    b.fill("#firstname", first).await;
+    b.fill("#password", PASSWORD).await;
+    b.fill("#password_confirmation", PASSWORD).await;
+    b.submit("/customer/account/create", &b.t("register-button"))
+        .await;
+    b.wait_path("/customer/account").await;
+    assert_eq!(b.flashes().await, vec![b.t("register-success")]);
+    b.page("store-04-account").await;
+
+    b.click_text(&b.t("account-change-password")).await;
+    b.wait_path("/customer/account/edit").await;
+    b.page("store-05-change-password").await;
+
+    b.click_text(&b.t("nav-sign-out")).await;
+    b.wait_path("/").await;
+    assert_eq!(b.flashes().await, vec![b.t("logout-success")]);
+    b.page("store-06-signed-out").await;
+
+    b.click_text(&b.t("nav-sign-in")).await;
+    b.wait_path("/customer/account/login").await;
+    b.page("store-07-login").await;
+
+    b.fill("#email", email).await;
+    b.fill("#pass", "not-my-password").await;
+    b.submit("/customer/account/login", &b.t("login-button"))
+        .await;
+    b.wait_path("/customer/account/login").await;
+    assert_eq!(b.flashes().await, vec![b.t("login-failed")]);
+    b.page("store-08-login-failed").await;
+
+    b.click_text(&b.t("login-forgot-link")).await;
+    b.wait_path("/customer/account/forgotpassword").await;
+    b.page("store-09-forgot-password").await;
+
+    b.fill("#email_address", "jane.doe.example.com").await;
+    b.submit("/customer/account/forgotpassword", &b.t("forgot-button"))
+        .await;
+    b.wait_path("/customer/account/forgotpassword").await;
+    b.assert_field_error("#email_address", &b.t("error-email-invalid"))
+        .await;
+    b.page("store-10-forgot-password-invalid").await;
+
+    b.fill("#email_address", email).await;
+    b.submit("/customer/account/forgotpassword", &b.t("forgot-button"))
+        .await;
+    b.wait_path("/customer/account/login").await;
+    let sent = b.locale.t_with("forgot-sent", &[("email", email)]);
+    assert_eq!(b.flashes().await, vec![sent]);
+    b.page("store-11-reset-link-sent").await;
+
+    // The mail at the SMTP server, in the shopper's language.
+    let mail = wait_for_mail(&app, email, &b.t("email-reset-subject"), 1).await;
+    let text = mail.text();
+    assert!(text.contains(&b.t("email-reset-intro")), "{text}");
+    assert!(
+        text.contains(
+            &b.locale
+                .t_with("email-greeting", &[("name", &format!("{first} {last}"))])
+        )
+    );
+    let link = reset_link(&mail).expect("a reset link in the mail");
+    assert!(
+        link.starts_with(&app.address),
+        "{link} is built from BASE_URL"
+    );
+    b.show_mail(&mail, "mail-1-reset-link").await;
+
+    b.goto(&link).await;
+    b.wait_path("/customer/account/createPassword").await;
+    b.page("store-12-set-new-password").await;
+
+    b.fill("#password", "abc").await;
+    b.fill("#password_confirmation", "abd").await;
+    b.submit(
+        "/customer/account/createPassword",
+        &b.t("create-password-button"),
+    )
+    .await;
+    b.wait_path("/customer/account/createPassword").await;
+    let too_short = b.locale.t_with("password-too-short", &[("min", "6")]);
+    assert!(b.flashes().await.contains(&too_short));
+    b.assert_field_error("#password", &too_short).await;
+    b.assert_field_error("#password_confirmation", &b.t("password-mismatch"))
+        .await;
+    b.page("store-13-set-new-password-errors").await;
+
+    b.fill("#password", NEW_PASSWORD).await;
+    b.fill("#password_confirmation", NEW_PASSWORD).await;
+    b.submit(
+        "/customer/account/createPassword",
+        &b.t("create-password-button"),
+    )
+    .await;
+    b.wait_path("/customer/account/login").await;
+    assert_eq!(b.flashes().await, vec![b.t("password-updated")]);
+    b.page("store-14-password-updated").await;
+
+    // The old password no longer works; the new one does.
+    b.fill("#email", email).await;
+    b.fill("#pass", PASSWORD).await;
+    b.submit("/customer/account/login", &b.t("login-button"))
+        .await;
+    b.wait_path("/customer/account/login").await;
+    assert_eq!(b.flashes().await, vec![b.t("login-failed")]);
+    b.check().await;
+    b.fill("#email", email).await;
+    b.fill("#pass", NEW_PASSWORD).await;
+    b.submit("/customer/account/login", &b.t("login-button"))
+        .await;
+    b.wait_path("/customer/account").await;
+    b.check().await;
+    let changed = wait_for_mail(&app, email, &b.t("email-changed-subject"), 1).await;
+    assert!(changed.text().contains(&b.t("email-changed-intro")));
+    assert!(reset_link(&changed).is_none(), "the notice holds no link");
+    b.show_mail(&changed, "mail-2-password-changed").await;
+    b.goto("/customer/account").await;
+
+    // The used link again, signed out: expired.
+    b.click_text(&b.t("nav-sign-out")).await;
+    b.wait_path("/").await;
+    b.goto(&link).await;
+    b.wait_path("/customer/account/forgotpassword").await;
+    assert_eq!(b.flashes().await, vec![b.t("reset-link-expired")]);
+    b.page("store-15-reset-link-expired").await;
+
+    b.goto("/customer/account/no-such-page").await;
+    b.wait_path("/customer/account/no-such-page").await;
+    b.page_allowing("store-16-not-found", &["404"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storefront_password_recovery_in_english() {
+    with_browser(
+        "storefront_password_recovery_in_english",
+        Locale::En,
+        storefront_tour,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storefront_password_recovery_in_dutch() {
+    with_browser(
+        "storefront_password_recovery_in_dutch",
+        Locale::Nl,
+        storefront_tour,
+    )
+    .await;
+}
+
+/// The language follows the browser, then the footer switch, which sticks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn language_follows_the_browser_then_the_footer_switch() {
+    with_browser(
+        "language_follows_the_browser_then_the_footer_switch",
+        Locale::En,
+        |app, b| async move {
+            let _serving = app;
+            b.goto("/customer/account/login").await;
+            b.check().await;
+            assert_eq!(b.attr("html", "lang").await.as_deref(), Some("en"));
+            b.click_text("Nederlands").await;
+            b.wait_path("/customer/account/login").await;
+            let dutch = Browser {
+                locale: Locale::Nl,
+                ..b.clone()
+            };
+            dutch.check().await;
+            assert_eq!(
+                b.find("h1").await.text().await.unwrap(),
+                Locale::Nl.t("login-title")
+            );
+            dutch.goto("/customer/account/forgotpassword").await;
+            dutch.check().await;
+            dutch.click_text("English").await;
+            dutch.wait_path("/customer/account/forgotpassword").await;
+            b.check().await;
+            assert_eq!(
+                b.find("h1").await.text().await.unwrap(),
+                Locale::En.t("forgot-title")
+            );
+        },
+    )
+    .await;
+}
+
+/// Keyboard only: every control on the sign-in page takes focus in order with
+/// a visible focus ring, the skip link works, and a shopper signs in without a
+/// mouse. On the register page the strength meter and show/hide work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_only_sign_in_with_visible_focus() {
+    with_browser(
+        "keyboard_only_sign_in_with_visible_focus",
+        Locale::En,
+        |app, b| async move {
+            app.register("keys@example.com", PASSWORD).await;
+            b.goto("/customer/account/login").await;
+            b.check().await;
+
+            // The first Tab shows the skip link; Enter moves to the content.
+            b.press(&[Key::Tab]).await;
+            let (first, visible) = b.focused().await;
+            assert!(
+                first.contains(&b.t("nav-skip")),
+                "first stop is the skip link: {first}"
+            );
+            assert!(visible, "the skip link is visible when focused");
+
+            // Every stop on the page shows where the focus is.
+            let mut stops = Vec::new();
+            for _ in 0..40 {
+                b.press(&[Key::Tab]).await;
+                let (name, visible) = b.focused().await;
+                assert!(visible, "no visible focus on {name}");
+                if name.starts_with("body") || stops.contains(&name) {
+                    break;
+                }
+                stops.push(name);
+            }
+            for expected in ["#email", "#pass", "#pass-reveal"] {
+                assert!(
+                    stops.iter().any(|s| s == expected),
+                    "{expected} is reachable by Tab: {stops:?}"
+                );
+            }
+            let email_at = stops.iter().position(|s| s == "#email").unwrap();
+            let pass_at = stops.iter().position(|s| s == "#pass").unwrap();
+            assert!(email_at < pass_at, "email before password: {stops:?}");
+
+            // Sign in with the keyboard alone.
+            b.goto("/customer/account/login").await;
+            b.press(&[Key::Tab, Key::Enter]).await;
+            let mut guard = 0;
+            loop {
+                b.press(&[Key::Tab]).await;
+                if b.focused().await.0 == "#email" {
+                    break;
+                }
+                guard += 1;
+                assert!(guard < 40, "Tab never reached #email");
+            }
+            b.type_text("keys@example.com").await;
+            b.press(&[Key::Tab]).await;
+            assert_eq!(b.focused().await.0, "#pass");
+            b.type_text(PASSWORD).await;
+            b.press(&[Key::Enter]).await;
+            b.wait_path("/customer/account").await;
+            b.check().await;
+            b.click_text(&b.t("nav-sign-out")).await;
+            b.wait_path("/").await;
+
+            // Strength meter and show/hide on the register page.
+            b.goto("/customer/account/create").await;
+            let meter = "#password-meter";
+            assert_eq!(b.attr(meter, "hidden").await, None, "the meter shows");
+            b.fill("#password", "abc").await;
+            let weak = b.find(meter).await.text().await.unwrap();
+            assert!(weak.contains(&b.t("password-strength-weak")), "{weak}");
+            b.fill("#password", "Correct-Horse-Battery-9").await;
+            let strong = b.find(meter).await.text().await.unwrap();
+            assert!(
+                strong.contains(&b.t("password-strength-very-strong")),
+                "{strong}"
+            );
+            assert_eq!(
+                b.attr("#password", "type").await.as_deref(),
+                Some("password")
+            );
+            b.find("#password-reveal").await.click().await.unwrap();
+            assert_eq!(b.attr("#password", "type").await.as_deref(), Some("text"));
+            b.find("#password-reveal").await.click().await.unwrap();
+            assert_eq!(
+                b.attr("#password", "type").await.as_deref(),
+                Some("password")
+            );
+            b.check().await;
+        },
+    )
+    .await;
+}
+
+const ADMIN_PASSWORD: &str = "Admin-lighthouse-31";
+
+/// A customer made through the domain, in `locale` (as if registered on a page
+/// in that language).
+async fn customer(app: &TestApp, first: &str, last: &str, email: &str, locale: Locale) -> i64 {
+    let registration = shop_accounts::accounts::customers::Registration {
+        firstname: first,
+        lastname: last,
+        email,
+        password: PASSWORD,
+        password_confirmation: PASSWORD,
+    };
+    shop_accounts::accounts::customers::register(&app.state, &registration, locale)
+        .await
+        .expect("register a customer")
+        .id
+}
+
+/// An administrator's day in one language: first-run setup, the All Customers
+/// grid (no match, a match), a customer, Force Sign In through its confirmation
+/// page (Cancel, then OK) and through the JavaScript confirm, Reset Password
+/// and the customer using the mailed link, Unlock, Password Options, the audit
+/// log, the mail queue, sign-out and sign-in.
+async fn admin_tour(app: TestApp, b: Browser) {
+    let (first, last, email) = match b.locale {
+        Locale::En => ("Jane", "Doe", "jane.doe@example.com"),
+        Locale::Nl => ("Jan", "de Vries", "jan.devries@example.nl"),
+    };
+    let id = customer(&app, first, last, email, b.locale).await;
+    for (f, l, e) in [
+        ("Ada", "Lovelace", "ada@example.com"),
+        ("Grace", "Hopper", "grace.hopper@example.org"),
+        ("Linus", "Pauling", "linus@example.net"),
+    ] {
+        customer(&app, f, l, e, b.locale).await;
+    }
+    let locked = customer(&app, "Lock", "Smith", "lock.smith@example.com", b.locale).await;
+    for _ in 0..10 {
+        let _ = shop_accounts::accounts::customers::sign_in(
+            &app.state,
+            "lock.smith@example.com",
+            "wrong-password-1",
+        )
+        .await;
+    }
+
+    // The customer is signed in on the storefront and holds an API token.
+    let shopper = app.client();
+    assert_eq!(
+        location(&shopper.sign_in(email, PASSWORD).await),
+        "/customer/account"
+    );
+    let token: String = shopper
+        .http
+        .post(shopper.url("/rest/V1/integration/customer/token"))
+        .json(&json!({ "username": email, "password": PASSWORD }))
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("a token");
+    let me = |token: String| {
+        let http = shopper.http.clone();
+        let url = shopper.url("/rest/V1/customers/me");
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("GET me")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(me(token.clone()).await, 200);
+
+    // First run: the one-time setup link creates the administrator.
+    let setup = shop_accounts::accounts::admins::setup::issue_if_needed(&app.state)
+        .await
+        .expect("setup token")
+        .expect("no administrator yet");
+    b.goto(&format!("/admin/setup?token={setup}")).await;
+    b.page("admin-01-setup").await;
+    b.fill("#name", "Ada Admin").await;
+    b.fill("#email", "admin@shop.test").await;
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.fill("#password_confirmation", ADMIN_PASSWORD).await;
+    b.find("form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_path("/admin/customers").await;
+    assert_eq!(b.flashes().await, vec![b.t("admin-setup-success")]);
+    b.page("admin-02-customers").await;
+
+    b.fill("#q", "nobody-here").await;
+    b.click_text(&b.t("admin-grid-search-button")).await;
+    b.wait_path_prefix("/admin/customers?q=nobody-here&").await;
+    b.page("admin-03-customers-no-match").await;
+
+    // The grid matches the start of a name or address ("de Vries" is not found by "Vries").
+    let keyword = first;
+    b.fill("#q", keyword).await;
+    b.click_text(&b.t("admin-grid-search-button")).await;
+    b.wait_path_prefix(&format!("/admin/customers?q={keyword}&"))
+        .await;
+    b.page("admin-04-customers-search").await;
+
+    let view = format!("/admin/customers/{id}");
+    b.find(&format!("table.grid a[href=\"{view}\"]"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_path(&view).await;
+    b.page("admin-05-customer").await;
+
+    // Force Sign In through the confirmation page: Cancel changes nothing, OK revokes.
+    let confirm = format!("{view}/force-sign-in");
+    b.goto(&confirm).await;
+    b.wait_path(&confirm).await;
+    let question = b.t("admin-force-confirm");
+    assert!(
+        b.find("main")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains(&question)
+    );
+    b.page("admin-06-force-sign-in-confirm").await;
+    b.click_text(&b.t("admin-cancel")).await;
+    b.wait_path(&view).await;
+    assert!(b.flashes().await.is_empty());
+    assert_eq!(me(token.clone()).await, 200, "Cancel revoked nothing");
+    b.goto(&confirm).await;
+    b.submit(&confirm, &b.t("admin-ok")).await;
+    b.wait_path(&view).await;
+    assert_eq!(b.flashes().await, vec![b.t("admin-force-done")]);
+    b.page("admin-07-force-sign-in-done").await;
+    assert_eq!(me(token).await, 401, "the API token is revoked");
+    assert_eq!(
+        location(&shopper.get("/customer/account").await),
+        "/customer/account/login",
+        "the storefront session has ended"
+    );
+
+    // The same through the button's JavaScript confirm: dismiss, then accept.
+    let button = format!("form[action=\"{confirm}\"] button[type=submit]");
+    b.find(&button).await.click().await.unwrap();
+    assert_eq!(b.client.get_alert_text().await.unwrap(), question);
+    b.client.dismiss_alert().await.unwrap();
+    b.check().await;
+    assert_eq!(b.path().await, view);
+    b.find(&button).await.click().await.unwrap();
+    b.client.accept_alert().await.unwrap();
+    b.wait_path(&view).await;
+    assert_eq!(b.flashes().await, vec![b.t("admin-force-done")]);
+    b.check().await;
+
+    // Reset Password: the customer gets the link in their language and uses it.
+    b.submit(
+        &format!("{view}/reset-password"),
+        &b.t("admin-reset-password"),
+    )
+    .await;
+    b.wait_path(&view).await;
+    assert_eq!(b.flashes().await, vec![b.t("admin-reset-sent")]);
+    b.page("admin-08-reset-password-sent").await;
+    let mail = wait_for_mail(&app, email, &b.t("email-reset-subject"), 1).await;
+    let link = reset_link(&mail).expect("a reset link");
+    b.goto(&link).await;
+    b.wait_path("/customer/account/createPassword").await;
+    b.check().await;
+    b.fill("#password", NEW_PASSWORD).await;
+    b.fill("#password_confirmation", NEW_PASSWORD).await;
+    b.submit(
+        "/customer/account/createPassword",
+        &b.t("create-password-button"),
+    )
+    .await;
+    b.wait_path("/customer/account/login").await;
+    assert_eq!(b.flashes().await, vec![b.t("password-updated")]);
+    b.fill("#email", email).await;
+    b.fill("#pass", NEW_PASSWORD).await;
+    b.submit("/customer/account/login", &b.t("login-button"))
+        .await;
+    b.wait_path("/customer/account").await;
+    b.check().await;
+
+    // Unlock a locked customer.
+    let locked_view = format!("/admin/customers/{locked}");
+    b.goto(&locked_view).await;
+    b.page("admin-09-customer-locked").await;
+    b.submit(&format!("{locked_view}/unlock"), &b.t("admin-unlock"))
+        .await;
+    b.wait_path(&locked_view).await;
+    assert_eq!(b.flashes().await, vec![b.t("admin-unlocked")]);
+    assert!(
+        !b.exists(&format!("form[action=\"{locked_view}/unlock\"]"))
+            .await
+    );
+    b.check().await;
+
+    b.click_text(&b.t("admin-nav-config")).await;
+    b.wait_path("/admin/config/customer").await;
+    b.page("admin-10-password-options").await;
+    b.click_text(&b.t("admin-nav-audit")).await;
+    b.wait_path("/admin/audit").await;
+    b.page("admin-11-audit-log").await;
+    b.click_text(&b.t("admin-nav-mail")).await;
+    b.wait_path("/admin/mail").await;
+    b.page("admin-12-mail-queue").await;
+
+    // Sign out, a wrong password, then in again.
+    b.click_text(&b.t("nav-sign-out")).await;
+    b.wait_path("/admin/login").await;
+    b.page("admin-13-login").await;
+    b.fill("#email", "admin@shop.test").await;
+    b.fill("#pass", "not-the-password").await;
+    b.submit("/admin/login", &b.t("admin-login-button")).await;
+    b.wait_path("/admin/login").await;
+    assert_eq!(b.flashes().await, vec![b.t("login-failed")]);
+    b.page("admin-14-login-failed").await;
+    b.fill("#email", "admin@shop.test").await;
+    b.fill("#pass", ADMIN_PASSWORD).await;
+    b.submit("/admin/login", &b.t("admin-login-button")).await;
+    b.wait_path("/admin/customers").await;
+    b.check().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_reset_password_and_force_sign_in_in_english() {
+    with_browser(
+        "admin_reset_password_and_force_sign_in_in_english",
+        Locale::En,
+        admin_tour,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_reset_password_and_force_sign_in_in_dutch() {
+    with_browser(
+        "admin_reset_password_and_force_sign_in_in_dutch",
+        Locale::Nl,
+        admin_tour,
+    )
+    .await;
+}
