@@ -615,6 +615,26 @@ impl Browser {
         self.client.perform_actions(actions).await.expect("typing");
     }
 
+    /// Tabs through the page from where the focus is, once round, asserting
+    /// that every stop shows a visible focus; returns the stops in order.
+    pub async fn tab_stops(&self) -> Vec<String> {
+        let mut stops: Vec<String> = Vec::new();
+        for _ in 0..80 {
+            self.press(&[Key::Tab]).await;
+            let (name, visible) = self.focused().await;
+            if name.starts_with("body") || stops.contains(&name) {
+                return stops;
+            }
+            assert!(
+                visible,
+                "no visible focus on {name} ({})",
+                self.path().await
+            );
+            stops.push(name);
+        }
+        panic!("more than 80 Tab stops on {}: {stops:?}", self.path().await);
+    }
+
     /// A description of the focused element and whether its focus is visible.
     pub async fn focused(&self) -> (String, bool) {
         let value = self
@@ -765,6 +785,17 @@ async fn storefront_tour(app: TestApp, b: Browser) {
     b.click_text(&b.t("account-change-password")).await;
     b.wait_path("/customer/account/edit").await;
     b.page("store-05-change-password").await;
+    b.fill("#current_password", "not-my-password").await;
+    b.fill("#password", NEW_PASSWORD).await;
+    b.fill("#password_confirmation", NEW_PASSWORD).await;
+    b.submit("/customer/account/edit", &b.t("edit-button"))
+        .await;
+    b.wait_path("/customer/account/edit").await;
+    b.assert_field_error("#current_password", &b.t("edit-wrong-current"))
+        .await;
+    let stops = b.tab_stops().await;
+    assert!(stops.iter().any(|s| s == "#password-reveal"), "{stops:?}");
+    b.page("store-05-change-password-wrong-current").await;
 
     b.click_text(&b.t("nav-sign-out")).await;
     b.wait_path("/").await;
@@ -962,16 +993,7 @@ async fn keyboard_only_sign_in_with_visible_focus() {
             assert!(visible, "the skip link is visible when focused");
 
             // Every stop on the page shows where the focus is.
-            let mut stops = Vec::new();
-            for _ in 0..40 {
-                b.press(&[Key::Tab]).await;
-                let (name, visible) = b.focused().await;
-                assert!(visible, "no visible focus on {name}");
-                if name.starts_with("body") || stops.contains(&name) {
-                    break;
-                }
-                stops.push(name);
-            }
+            let stops = b.tab_stops().await;
             for expected in ["#email", "#pass", "#pass-reveal"] {
                 assert!(
                     stops.iter().any(|s| s == expected),
@@ -1129,6 +1151,7 @@ async fn admin_tour(app: TestApp, b: Browser) {
         .unwrap();
     b.wait_path("/admin/customers").await;
     assert_eq!(b.flashes().await, vec![b.t("admin-setup-success")]);
+    b.tab_stops().await;
     b.page("admin-02-customers").await;
 
     b.fill("#q", "nobody-here").await;
@@ -1151,6 +1174,7 @@ async fn admin_tour(app: TestApp, b: Browser) {
         .await
         .unwrap();
     b.wait_path(&view).await;
+    b.tab_stops().await;
     b.page("admin-05-customer").await;
 
     // Force Sign In through the confirmation page: Cancel changes nothing, OK revokes.

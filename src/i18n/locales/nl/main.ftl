@@ -77,7 +77,7 @@ edit-title = Wachtwoord wijzigen
 edit-intro = Vul uw huidige wachtwoord in en kies daarna een nieuw wachtwoord. Uw andere apparaten worden afgemeld.
 edit-button = Opslaan
 edit-back = Terug naar Mijn account
-edit-wrong-current = Het wachtwoord hoort niet bij dit account. Controleer het wachtwoord en probeer het opnieuw.
+edit-wrong-current = Het wachtwoord komt niet overeen met dit account. Controleer het wachtwoord en probeer het opnieuw.
 password-updated = U hebt uw wachtwoord bijgewerkt.
 
 forgot-title = Wachtwoord vergeten?
