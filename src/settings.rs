@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use crate::accounts::PasswordPolicy;
-use crate::store::{Db, StoreResult};
+use crate::store::{AuditEntry, Db, StoreResult};
 
 /// Which keys the reset-request limits count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -193,20 +193,19 @@ impl PasswordOptions {
         }
     }
 
-    pub async fn save(&self, db: &Db) -> StoreResult<()> {
-        db.put_setting(
-            &format!("{PREFIX}protection_type"),
-            self.protection_type.code(),
-        )
-        .await?;
+    /// Saves every option and the administrator's audit entry in one transaction.
+    pub async fn save(&self, db: &Db, audit: &AuditEntry) -> StoreResult<()> {
+        let mut values = vec![(
+            format!("{PREFIX}protection_type"),
+            self.protection_type.code().to_string(),
+        )];
         for field in &NUMERIC_FIELDS {
-            db.put_setting(
-                &format!("{PREFIX}{}", field.name),
-                &field.value(self).to_string(),
-            )
-            .await?;
+            values.push((
+                format!("{PREFIX}{}", field.name),
+                field.value(self).to_string(),
+            ));
         }
-        Ok(())
+        db.put_settings(&values, audit).await
     }
 }
 

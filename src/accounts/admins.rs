@@ -102,14 +102,20 @@ impl From<StoreError> for CreateAdminError {
     }
 }
 
-pub async fn create(
+/// A new administrator's details, checked and with the password hashed.
+struct NewAdmin {
+    email: Email,
+    name: String,
+    hash: String,
+}
+
+async fn check_new_admin(
     state: &AppState,
     email: &str,
     name: &str,
-    role: Role,
     password: &str,
     confirmation: Option<&str>,
-) -> Result<i64, CreateAdminError> {
+) -> Result<NewAdmin, CreateAdminError> {
     let email = Email::parse(email).map_err(|e| CreateAdminError::InvalidEmail(e.message_key()))?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 255 {
@@ -119,14 +125,30 @@ pub async fn create(
     let password = Password::new(password, confirmation, &email, &options.policy())
         .map_err(CreateAdminError::Policy)?;
     let hash = state.hasher.hash(&password).await?;
+    Ok(NewAdmin {
+        email,
+        name: name.to_string(),
+        hash,
+    })
+}
+
+pub async fn create(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    role: Role,
+    password: &str,
+    confirmation: Option<&str>,
+) -> Result<i64, CreateAdminError> {
+    let new = check_new_admin(state, email, name, password, confirmation).await?;
     let id = state
         .db
         .insert_admin(
-            email.as_str(),
-            &email.key(),
-            name,
+            new.email.as_str(),
+            &new.email.key(),
+            &new.name,
             role.code(),
-            &hash,
+            &new.hash,
             &new_security_stamp(),
             state.now(),
         )
@@ -217,7 +239,38 @@ pub mod setup {
         Ok(stored.is_some_and(|hash| crate::secrets::secure_eq(&hash, &token_hash(token))))
     }
 
-    pub async fn consume(state: &AppState) -> StoreResult<()> {
-        state.db.delete_setting(SETTING).await.map(|_| ())
+    /// Creates the first administrator with the setup token, using the token up
+    /// in the same transaction: of two racing submissions only one succeeds.
+    /// `Ok(None)` when the token was already used or an administrator exists.
+    pub async fn create_first(
+        state: &AppState,
+        token: &str,
+        email: &str,
+        name: &str,
+        password: &str,
+        confirmation: Option<&str>,
+    ) -> Result<Option<i64>, super::CreateAdminError> {
+        let new = super::check_new_admin(state, email, name, password, confirmation).await?;
+        let id = state
+            .db
+            .insert_first_admin(
+                SETTING,
+                &token_hash(token),
+                new.email.as_str(),
+                &new.email.key(),
+                &new.name,
+                super::Role::Administrator.code(),
+                &new.hash,
+                &super::new_security_stamp(),
+                state.now(),
+            )
+            .await?;
+        if let Some(id) = id {
+            tracing::info!(
+                admin_id = id,
+                "first administrator created with the setup token"
+            );
+        }
+        Ok(id)
     }
 }

@@ -49,7 +49,14 @@ pub async fn force_sign_in(
     audit: &crate::store::AuditEntry,
 ) -> Result<u64, StoreError> {
     let stamp = crate::accounts::new_security_stamp();
-    let revoked = state.db.force_customer_sign_out(customer.id, &stamp, state.now(), audit).await?;
-    tracing::info!(customer_id = customer.id, revoked, "customer forced to sign in again");
+    let revoked = state
+        .db
+        .force_customer_sign_out(customer.id, &stamp, state.now(), audit)
+        .await?;
+    tracing::info!(
+        customer_id = customer.id,
+        revoked,
+        "customer forced to sign in again"
+    );
     Ok(revoked)
 }

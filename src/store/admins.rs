@@ -1,4 +1,4 @@
-use super::{Db, StoreResult, on_pool};
+use super::{Db, StoreResult, on_pool, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AdminRow {
@@ -41,6 +41,54 @@ impl Db {
             .bind(now)
             .fetch_one(pool)
             .await)?)
+    }
+
+    /// Inserts the first administrator if the setup token (`setting` = `token_hash`)
+    /// is still there and no administrator exists; the token is deleted in the
+    /// same transaction. `None` when either condition failed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_first_admin(
+        &self,
+        setting: &str,
+        token_hash: &str,
+        email: &str,
+        email_key: &str,
+        name: &str,
+        role: &str,
+        password_hash: &str,
+        security_stamp: &str,
+        now: i64,
+    ) -> StoreResult<Option<i64>> {
+        let mut tx = self.begin().await?;
+        let sql = "DELETE FROM settings WHERE name = $1 AND value = $2";
+        let used = on_tx!(&mut tx, |conn| sqlx::query(sql)
+            .bind(setting)
+            .bind(token_hash)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let existing: i64 = on_tx!(&mut tx, |conn| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM admins"
+        )
+        .fetch_one(conn)
+        .await)?;
+        if used != 1 || existing > 0 {
+            return Ok(None); // rolled back
+        }
+        let sql = "INSERT INTO admins (email, email_key, name, role, password_hash, security_stamp, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+        let id: i64 = on_tx!(&mut tx, |conn| sqlx::query_scalar(sql)
+            .bind(email)
+            .bind(email_key)
+            .bind(name)
+            .bind(role)
+            .bind(password_hash)
+            .bind(security_stamp)
+            .bind(now)
+            .fetch_one(conn)
+            .await)?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 
     pub async fn admin_count(&self) -> StoreResult<i64> {

@@ -1,4 +1,4 @@
-use super::{Db, StoreResult, on_pool};
+use super::{AuditEntry, Db, StoreResult, audit, on_pool, on_tx};
 
 impl Db {
     pub async fn all_settings(&self) -> StoreResult<Vec<(String, String)>> {
@@ -19,6 +19,27 @@ impl Db {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Stores several settings and the audit entry of the change at once.
+    pub async fn put_settings(
+        &self,
+        values: &[(String, String)],
+        entry: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let sql = "INSERT INTO settings (name, value) VALUES ($1, $2) \
+                   ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        for (name, value) in values {
+            on_tx!(&mut tx, |conn| sqlx::query(sql)
+                .bind(name)
+                .bind(value)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        audit::insert(&mut tx, entry).await?;
+        tx.commit().await
     }
 
     /// Stores `value` unless the setting exists, and returns whichever is stored: two

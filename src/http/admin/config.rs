@@ -171,13 +171,12 @@ pub async fn save(
     };
     let db = &admin.state().db;
     let before = PasswordOptions::load(db).await?;
-    options.save(db).await?;
     let entry = admin.audit_entry(
         audit::PASSWORD_OPTIONS,
         None,
         describe_changes(&before, &options),
     );
-    db.insert_audit(&entry).await?;
+    options.save(db, &entry).await?;
     admin
         .visitor
         .flash_key(FlashKind::Success, "admin-config-saved")

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::audit;
 use super::auth::START;
 use super::query_params;
-use crate::accounts::admins::{self, CreateAdminError, Role};
+use crate::accounts::admins::{self, CreateAdminError};
 use crate::http::context::{FlashKind, Visitor};
 use crate::http::errors::{AppError, AppResult};
 use crate::http::page::{PageView, no_referrer, render, see_other};
@@ -92,17 +92,19 @@ pub async fn create(
 ) -> AppResult<Response> {
     let token = live_token(&visitor, query.as_deref()).await?;
     let state = &visitor.state;
-    let created = admins::create(
+    let created = admins::setup::create_first(
         state,
+        &token,
         &form.email,
         &form.name,
-        Role::Administrator,
         &form.password,
         Some(&form.password_confirmation),
     )
     .await;
     let errors = match created {
-        Ok(_) => Vec::new(),
+        Ok(Some(_)) => Vec::new(),
+        // Another submission used the token first.
+        Ok(None) => return Err(AppError::NotFound),
         Err(CreateAdminError::InvalidEmail(key)) => {
             vec![format!("{}: {}", visitor.t("field-email"), visitor.t(key))]
         }
@@ -123,7 +125,6 @@ pub async fn create(
         };
         return render_form(&visitor, &token, kept, errors).await;
     }
-    admins::setup::consume(state).await?;
     // Signing in through the ordinary path also records the first sign-in.
     let admin = admins::sign_in(state, &form.email, &form.password)
         .await
