@@ -117,6 +117,9 @@ async fn janitor(state: AppState, mut stop: watch::Receiver<bool>) {
         if let Err(e) = state.db.purge_recovery(now - 2 * 3600, now).await {
             tracing::warn!(error = %e, "cannot purge reset requests");
         }
+        if let Err(e) = state.db.purge_reset_token_failures(now - 2 * 3600).await {
+            tracing::warn!(error = %e, "cannot purge reset token failures");
+        }
         if let Err(e) = state.db.purge_mail(now - 30 * 24 * 3600).await {
             tracing::warn!(error = %e, "cannot purge old mail");
         }

@@ -1,6 +1,7 @@
 //! Password recovery: one "send a reset link" for storefront, REST and admin, the
 //! request limits, and setting the new password from a link.
 
+mod guessing;
 mod limits;
 mod token;
 
@@ -124,9 +125,45 @@ async fn send_link(
     Ok(())
 }
 
-/// The customer a link belongs to, if it is live (not used, replaced or expired).
-pub async fn link_owner(state: &AppState, token: &ResetToken) -> Result<Option<i64>, StoreError> {
-    state.db.reset_token_owner(&token.hash(), state.now()).await
+/// A reset link as it reaches us.
+pub enum Link<'a> {
+    /// A token from outside (URL, form, REST): malformed or dead ones count
+    /// against the client's IP, to limit guessing.
+    Presented { token: &'a str, client_ip: IpAddr },
+    /// The hash the session kept when the link was opened.
+    Kept { hash: &'a str },
+}
+
+/// Opens a link from an email: the hash to keep in the session if the link is
+/// live (opening never uses it up), `None` if it is malformed, used, replaced,
+/// expired, or the client has guessed too often.
+pub async fn open_link(
+    state: &AppState,
+    token: &str,
+    client_ip: IpAddr,
+) -> Result<Option<String>, StoreError> {
+    let Some(hash) = guessing::presented_hash(state, token, client_ip).await? else {
+        return Ok(None);
+    };
+    if state
+        .db
+        .reset_token_owner(&hash, state.now())
+        .await?
+        .is_some()
+    {
+        return Ok(Some(hash));
+    }
+    guessing::record_failure(state, client_ip).await?;
+    Ok(None)
+}
+
+/// Whether the link the session kept is still live.
+pub async fn kept_link_is_live(state: &AppState, hash: &str) -> Result<bool, StoreError> {
+    Ok(state
+        .db
+        .reset_token_owner(hash, state.now())
+        .await?
+        .is_some())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +187,30 @@ impl From<StoreError> for ResetError {
 /// session and API token ends), the lockout clears and a notice is queued; the
 /// customer is not signed in.
 pub async fn complete_reset(
+    state: &AppState,
+    link: Link<'_>,
+    expected_email: Option<&str>,
+    password: &str,
+    confirmation: Option<&str>,
+) -> Result<(), ResetError> {
+    let (token_hash, guesser) = match link {
+        Link::Kept { hash } => (hash.to_string(), None),
+        Link::Presented { token, client_ip } => {
+            match guessing::presented_hash(state, token, client_ip).await? {
+                Some(hash) => (hash, Some(client_ip)),
+                None => return Err(ResetError::InvalidLink),
+            }
+        }
+    };
+    let result =
+        set_password_from_link(state, &token_hash, expected_email, password, confirmation).await;
+    if let (Err(ResetError::InvalidLink), Some(ip)) = (&result, guesser) {
+        guessing::record_failure(state, ip).await?;
+    }
+    result
+}
+
+async fn set_password_from_link(
     state: &AppState,
     token_hash: &str,
     expected_email: Option<&str>,

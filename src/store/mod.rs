@@ -10,6 +10,7 @@ mod outbox;
 mod recovery;
 pub mod sessions;
 mod settings;
+mod token_failures;
 
 pub use admins::AdminRow;
 pub use audit::{AuditEntry, AuditRow};

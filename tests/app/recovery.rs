@@ -1115,3 +1115,37 @@ store_test!(
         }
     }
 );
+
+store_test!(
+    check_21_guessing_tokens_is_limited_per_ip,
+    |app: TestApp| async move {
+        app.register("guess@example.com", PASSWORD).await;
+        let link = link_for(&app, "guess@example.com").await;
+        let guesser = app.client_from("198.51.100.9");
+        for i in 0..20 {
+            let guess = format!("{CREATE}?token={:0>43}", i);
+            assert_eq!(location(&guesser.get(&guess).await), FORGOT);
+        }
+        // Now even the real link looks expired from that address…
+        let blocked = guesser.get(&path_of(&link)).await;
+        assert_eq!(location(&blocked), FORGOT);
+        let api = guesser
+            .http
+            .post(guesser.url("/rest/V1/customers/resetPassword"))
+            .json(&serde_json::json!({"email": "guess@example.com", "resetToken": token_of(&link), "newPassword": NEW_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(api.status(), 400);
+        // …while the customer, elsewhere, uses it as usual.
+        let customer = app.client_from("203.0.113.5");
+        assert_eq!(
+            location(&reset_with(&customer, &link, NEW_PASSWORD).await),
+            "/customer/account/login"
+        );
+        // After an hour the guesser's address may try again.
+        app.advance_clock(3601);
+        let fresh = link_for(&app, "guess@example.com").await;
+        assert_eq!(location(&guesser.get(&path_of(&fresh)).await), CREATE);
+    }
+);

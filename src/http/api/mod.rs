@@ -16,7 +16,7 @@ use super::context::{ClientIp, locale_of};
 use crate::accounts::customers::{self, ChangePasswordError, SignInError};
 use crate::api_tokens;
 use crate::i18n::Locale;
-use crate::recovery::{self, RequestError, Requester, ResetError, ResetToken};
+use crate::recovery::{self, Link, RequestError, Requester, ResetError};
 use crate::state::AppState;
 use crate::store::CustomerRow;
 
@@ -205,18 +205,15 @@ fn policy_message(l: Locale, problems: &[crate::accounts::PasswordProblem]) -> S
 async fn reset_password(
     State(state): State<AppState>,
     ApiLocale(l): ApiLocale,
+    ClientIp(client_ip): ClientIp,
     ApiJson(body): ApiJson<ResetPassword>,
 ) -> Result<Json<bool>, ApiError> {
     let expired = || ApiError::new(StatusCode::BAD_REQUEST, l.t("reset-link-expired"));
-    let token = ResetToken::parse(&body.reset_token).ok_or_else(expired)?;
-    match recovery::complete_reset(
-        &state,
-        &token.hash(),
-        Some(&body.email),
-        &body.new_password,
-        None,
-    )
-    .await
+    let link = Link::Presented {
+        token: &body.reset_token,
+        client_ip,
+    };
+    match recovery::complete_reset(&state, link, Some(&body.email), &body.new_password, None).await
     {
         Ok(()) => Ok(Json(true)),
         Err(ResetError::InvalidLink) => Err(expired()),

@@ -8,7 +8,7 @@ use super::flash_password_problems;
 use crate::http::context::{FlashKind, Visitor};
 use crate::http::errors::AppResult;
 use crate::http::page::{PageView, no_referrer, render, see_other};
-use crate::recovery::{self, RequestError, Requester, ResetError, ResetToken};
+use crate::recovery::{self, Link, RequestError, Requester, ResetError};
 
 const FORGOT: &str = "/customer/account/forgotpassword";
 const CREATE_PASSWORD: &str = "/customer/account/createPassword";
@@ -100,31 +100,17 @@ pub async fn create_password_page(
     Query(query): Query<TokenQuery>,
 ) -> AppResult<Response> {
     if let Some(raw) = query.token {
-        let Some(token) = ResetToken::parse(&raw) else {
+        let opened = recovery::open_link(&visitor.state, &raw, visitor.client_ip).await?;
+        let Some(hash) = opened else {
             return link_expired(&visitor).await;
         };
-        if recovery::link_owner(&visitor.state, &token)
-            .await?
-            .is_none()
-        {
-            return link_expired(&visitor).await;
-        }
-        visitor
-            .session
-            .insert(RESET_TOKEN_HASH, token.hash())
-            .await?;
+        visitor.session.insert(RESET_TOKEN_HASH, hash).await?;
         return Ok(no_referrer(see_other(CREATE_PASSWORD)));
     }
     let Some(hash) = visitor.session_get::<String>(RESET_TOKEN_HASH).await? else {
         return link_expired(&visitor).await;
     };
-    if visitor
-        .state
-        .db
-        .reset_token_owner(&hash, visitor.state.now())
-        .await?
-        .is_none()
-    {
+    if !recovery::kept_link_is_live(&visitor.state, &hash).await? {
         return link_expired(&visitor).await;
     }
     let page = visitor
@@ -146,22 +132,21 @@ pub async fn create_password(
     Query(query): Query<TokenQuery>,
     Form(form): Form<CreatePasswordForm>,
 ) -> AppResult<Response> {
-    // The session's link first; a token in the form or URL serves clients that kept it there.
-    let from_request = form
-        .token
-        .or(query.token)
-        .map(|raw| ResetToken::parse(&raw).map(|t| t.hash()));
-    let hash = match from_request {
-        Some(Some(hash)) => hash,
-        Some(None) => return link_expired(&visitor).await,
-        None => match visitor.session_get::<String>(RESET_TOKEN_HASH).await? {
-            Some(hash) => hash,
-            None => return link_expired(&visitor).await,
+    // A token in the form or URL serves clients that kept it there; otherwise
+    // the link the session kept when it was opened.
+    let presented = form.token.or(query.token);
+    let kept: Option<String> = visitor.session_get(RESET_TOKEN_HASH).await?;
+    let link = match (&presented, &kept) {
+        (Some(token), _) => Link::Presented {
+            token,
+            client_ip: visitor.client_ip,
         },
+        (None, Some(hash)) => Link::Kept { hash },
+        (None, None) => return link_expired(&visitor).await,
     };
     let result = recovery::complete_reset(
         &visitor.state,
-        &hash,
+        link,
         None,
         &form.password,
         Some(&form.password_confirmation),
