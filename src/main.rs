@@ -43,10 +43,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Err(admins::CreateAdminError::Policy(problems)) => {
                     for p in problems {
-                        let (key, args) = p.message();
-                        let args: Vec<(&'static str, &str)> =
-                            args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                        eprintln!("{}", shop_accounts::i18n::Locale::En.t_with(key, &args));
+                        eprintln!("{}", p.localized(shop_accounts::i18n::Locale::En));
                     }
                     bail!("the password was not accepted")
                 }

@@ -3,7 +3,7 @@
 use crate::accounts::{Email, Password, PasswordProblem, lockout, new_security_stamp};
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
-use crate::store::{AdminRow, StoreError};
+use crate::store::{self, AdminRow, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -105,8 +105,25 @@ impl From<StoreError> for CreateAdminError {
 /// A new administrator's details, checked and with the password hashed.
 struct NewAdmin {
     email: Email,
+    email_key: String,
     name: String,
     hash: String,
+    security_stamp: String,
+    created_at: i64,
+}
+
+impl NewAdmin {
+    fn row(&self, role: Role) -> store::NewAdmin<'_> {
+        store::NewAdmin {
+            email: self.email.as_str(),
+            email_key: &self.email_key,
+            name: &self.name,
+            role: role.code(),
+            password_hash: &self.hash,
+            security_stamp: &self.security_stamp,
+            created_at: self.created_at,
+        }
+    }
 }
 
 async fn check_new_admin(
@@ -126,9 +143,12 @@ async fn check_new_admin(
         .map_err(CreateAdminError::Policy)?;
     let hash = state.hasher.hash(&password).await?;
     Ok(NewAdmin {
+        email_key: email.key(),
         email,
         name: name.to_string(),
         hash,
+        security_stamp: new_security_stamp(),
+        created_at: state.now(),
     })
 }
 
@@ -141,18 +161,7 @@ pub async fn create(
     confirmation: Option<&str>,
 ) -> Result<i64, CreateAdminError> {
     let new = check_new_admin(state, email, name, password, confirmation).await?;
-    let id = state
-        .db
-        .insert_admin(
-            new.email.as_str(),
-            &new.email.key(),
-            &new.name,
-            role.code(),
-            &new.hash,
-            &new_security_stamp(),
-            state.now(),
-        )
-        .await?;
+    let id = state.db.insert_admin(&new.row(role)).await?;
     tracing::info!(admin_id = id, role = role.code(), "administrator created");
     Ok(id)
 }
@@ -256,13 +265,7 @@ pub mod setup {
             .insert_first_admin(
                 SETTING,
                 &token_hash(token),
-                new.email.as_str(),
-                &new.email.key(),
-                &new.name,
-                super::Role::Administrator.code(),
-                &new.hash,
-                &super::new_security_stamp(),
-                state.now(),
+                &new.row(super::Role::Administrator),
             )
             .await?;
         if let Some(id) = id {

@@ -46,6 +46,13 @@ pub enum PasswordProblem {
 }
 
 impl PasswordProblem {
+    /// The problem in words, in `locale`.
+    pub fn localized(&self, locale: crate::i18n::Locale) -> String {
+        let (key, args) = self.message();
+        let args: Vec<(&'static str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        locale.t_with(key, &args)
+    }
+
     /// The catalog key and its arguments.
     pub fn message(&self) -> (&'static str, Vec<(&'static str, String)>) {
         match self {

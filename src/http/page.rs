@@ -117,19 +117,24 @@ impl PageView {
 
 /// `2026-11-27`, in UTC.
 pub fn format_date(unix: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
+    format_unix(
+        unix,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
 }
 
 /// `2026-11-27 14:05 UTC`.
 pub fn format_datetime(unix: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    format_unix(
+        unix,
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"),
+    )
+}
+
+fn format_unix(unix: i64, format: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&format).ok())
+        .and_then(|t| t.format(format).ok())
         .unwrap_or_default()
 }
 
@@ -140,23 +145,23 @@ impl Visitor {
         title_key: &str,
         customer: Option<&CustomerRow>,
     ) -> AppResult<PageView> {
-        let options = PasswordOptions::load(&self.state.db).await?;
-        Ok(PageView {
-            min_password_length: options.min_password_length,
-            required_character_classes: options.required_character_classes,
-            locale: self.locale,
-            title: self.t(title_key),
-            form_key: self.form_key.clone(),
-            customer_name: customer.map(|c| format!("{} {}", c.firstname, c.lastname)),
-            admin: None,
-            flashes: self.take_flashes().await?,
-            path: self.path.clone(),
-            area: Area::Storefront,
-        })
+        let name = customer.map(|c| format!("{} {}", c.firstname, c.lastname));
+        self.page(title_key, Area::Storefront, name, None).await
     }
 
     /// The layout's view of an admin page.
     pub async fn admin_page(&self, title_key: &str, admin: Option<&Admin>) -> AppResult<PageView> {
+        self.page(title_key, Area::Admin, None, admin.cloned())
+            .await
+    }
+
+    async fn page(
+        &self,
+        title_key: &str,
+        area: Area,
+        customer_name: Option<String>,
+        admin: Option<Admin>,
+    ) -> AppResult<PageView> {
         let options = PasswordOptions::load(&self.state.db).await?;
         Ok(PageView {
             min_password_length: options.min_password_length,
@@ -164,11 +169,11 @@ impl Visitor {
             locale: self.locale,
             title: self.t(title_key),
             form_key: self.form_key.clone(),
-            customer_name: None,
-            admin: admin.cloned(),
+            customer_name,
+            admin,
             flashes: self.take_flashes().await?,
             path: self.path.clone(),
-            area: Area::Admin,
+            area,
         })
     }
 }

@@ -1,4 +1,4 @@
-use super::{Db, StoreResult, on_pool, on_tx};
+use super::{Db, StoreResult, Tx, on_pool, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AdminRow {
@@ -17,47 +17,48 @@ pub struct AdminRow {
 const COLUMNS: &str = "id, email, name, role, password_hash, security_stamp, created_at, \
      last_sign_in_at, failed_sign_ins, locked_until";
 
+pub struct NewAdmin<'a> {
+    pub email: &'a str,
+    pub email_key: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub password_hash: &'a str,
+    pub security_stamp: &'a str,
+    pub created_at: i64,
+}
+
+async fn insert_admin_in(tx: &mut Tx, a: &NewAdmin<'_>) -> StoreResult<i64> {
+    let sql = "INSERT INTO admins (email, email_key, name, role, password_hash, security_stamp, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+    Ok(on_tx!(tx, |conn| sqlx::query_scalar(sql)
+        .bind(a.email)
+        .bind(a.email_key)
+        .bind(a.name)
+        .bind(a.role)
+        .bind(a.password_hash)
+        .bind(a.security_stamp)
+        .bind(a.created_at)
+        .fetch_one(conn)
+        .await)?)
+}
+
 impl Db {
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_admin(
-        &self,
-        email: &str,
-        email_key: &str,
-        name: &str,
-        role: &str,
-        password_hash: &str,
-        security_stamp: &str,
-        now: i64,
-    ) -> StoreResult<i64> {
-        let sql = "INSERT INTO admins (email, email_key, name, role, password_hash, security_stamp, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
-            .bind(email)
-            .bind(email_key)
-            .bind(name)
-            .bind(role)
-            .bind(password_hash)
-            .bind(security_stamp)
-            .bind(now)
-            .fetch_one(pool)
-            .await)?)
+    /// Inserts an administrator; `StoreError::Duplicate` when the email key is taken.
+    pub async fn insert_admin(&self, admin: &NewAdmin<'_>) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id = insert_admin_in(&mut tx, admin).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Inserts the first administrator if the setup token (`setting` = `token_hash`)
     /// is still there and no administrator exists; the token is deleted in the
-    /// same transaction. `None` when either condition failed.
-    #[allow(clippy::too_many_arguments)]
+    /// same transaction, so of two racing submissions one wins. `None` otherwise.
     pub async fn insert_first_admin(
         &self,
         setting: &str,
         token_hash: &str,
-        email: &str,
-        email_key: &str,
-        name: &str,
-        role: &str,
-        password_hash: &str,
-        security_stamp: &str,
-        now: i64,
+        admin: &NewAdmin<'_>,
     ) -> StoreResult<Option<i64>> {
         let mut tx = self.begin().await?;
         let sql = "DELETE FROM settings WHERE name = $1 AND value = $2";
@@ -73,20 +74,9 @@ impl Db {
         .fetch_one(conn)
         .await)?;
         if used != 1 || existing > 0 {
-            return Ok(None); // rolled back
+            return Ok(None); // dropping the transaction rolls it back
         }
-        let sql = "INSERT INTO admins (email, email_key, name, role, password_hash, security_stamp, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
-        let id: i64 = on_tx!(&mut tx, |conn| sqlx::query_scalar(sql)
-            .bind(email)
-            .bind(email_key)
-            .bind(name)
-            .bind(role)
-            .bind(password_hash)
-            .bind(security_stamp)
-            .bind(now)
-            .fetch_one(conn)
-            .await)?;
+        let id = insert_admin_in(&mut tx, admin).await?;
         tx.commit().await?;
         Ok(Some(id))
     }

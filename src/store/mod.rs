@@ -12,7 +12,7 @@ pub mod sessions;
 mod settings;
 mod token_failures;
 
-pub use admins::AdminRow;
+pub use admins::{AdminRow, NewAdmin};
 pub use audit::{AuditEntry, AuditRow};
 pub use customers::{
     CustomerGridQuery, CustomerGridRow, CustomerRow, DemoCustomer, GridSort, NewCustomer,

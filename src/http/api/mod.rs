@@ -190,16 +190,8 @@ struct ResetPassword {
 }
 
 fn policy_message(l: Locale, problems: &[crate::accounts::PasswordProblem]) -> String {
-    problems
-        .iter()
-        .map(|p| {
-            let (key, args) = p.message();
-            let args: Vec<(&'static str, &str)> =
-                args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            l.t_with(key, &args)
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let messages: Vec<String> = problems.iter().map(|p| p.localized(l)).collect();
+    messages.join(" ")
 }
 
 async fn reset_password(

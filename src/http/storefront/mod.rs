@@ -43,12 +43,7 @@ pub(crate) fn password_messages(
 ) -> Vec<String> {
     problems
         .iter()
-        .map(|p| {
-            let (key, args) = p.message();
-            let args: Vec<(&'static str, &str)> =
-                args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            visitor.t_with(key, &args)
-        })
+        .map(|p| p.localized(visitor.locale))
         .collect()
 }
 
