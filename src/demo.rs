@@ -4,12 +4,18 @@
 use std::io::Write;
 use std::time::Instant;
 
+use crate::accounts::{Email, new_security_stamp};
+use crate::secrets::{random_token, token_hash};
 use crate::state::AppState;
 use crate::store::DemoCustomer;
 
 /// Every demo customer signs in with this password.
 pub const DEMO_PASSWORD: &str = "demo-password-2024";
-const BATCH: usize = 1000;
+/// Customers generated and handed to the store at a time: small enough that the
+/// progress bar moves; the store groups batches into larger transactions.
+const BATCH: usize = 10_000;
+/// Demo API tokens stay live for 30 days, so the grid shows active tokens.
+const TOKEN_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 
 const FIRST_NAMES: &[&str] = &[
     "Emma",
@@ -161,23 +167,32 @@ fn customer(i: u64, rng: &mut Rng, now: i64, tag: &str) -> DemoCustomer {
         .then(|| created_at + rng.below((now - created_at).max(1) as u64) as i64);
     let locked_until = (rng.below(200) == 0).then(|| now + 600);
     let api_tokens = if rng.below(20) == 0 {
-        1 + rng.below(3) as i64
+        1 + rng.below(3) as usize
     } else {
         0
     };
+    let email = format!(
+        "{}.{}.{tag}{i}@{domain}",
+        ascii_slug(first),
+        ascii_slug(last)
+    );
+    let email_key = Email::parse(&email)
+        .expect("generated addresses are ASCII slugs, always valid")
+        .key();
     DemoCustomer {
-        email: format!(
-            "{}.{}.{tag}{i}@{domain}",
-            ascii_slug(first),
-            ascii_slug(last)
-        ),
+        email,
+        email_key,
         firstname: first.to_string(),
         lastname: last.to_string(),
+        security_stamp: new_security_stamp(),
+        locale: if rng.below(3) == 0 { "nl" } else { "en" },
         created_at,
         last_sign_in_at,
         locked_until,
-        locale: if rng.below(3) == 0 { "nl" } else { "en" },
-        api_tokens,
+        // Only hashes are stored; nobody ever learns these tokens.
+        api_token_hashes: (0..api_tokens)
+            .map(|_| token_hash(&random_token()))
+            .collect(),
     }
 }
 
@@ -201,17 +216,23 @@ pub async fn fill(state: &AppState, count: u64) -> anyhow::Result<()> {
     let tag = format!("{:x}", now % 0xfffff);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ now as u64);
     let started = Instant::now();
+    let mut loader = state.db.demo_loader().await?;
     let mut done = 0;
     while done < count {
         let size = (count - done).min(BATCH as u64);
         let batch: Vec<DemoCustomer> = (done..done + size)
             .map(|i| customer(i, &mut rng, now, &tag))
             .collect();
-        state.db.insert_demo_customers(&batch, &hash, now).await?;
+        loader
+            .insert(&batch, &hash, now, now + TOKEN_LIFETIME_SECS)
+            .await?;
         done += size;
         progress(done, count, started);
     }
+    loader.finish().await?;
     eprintln!();
+    eprintln!("updating the planner statistics…");
+    state.db.analyze().await?;
     println!(
         "added {count} customers in {:.1}s; each signs in with the password {DEMO_PASSWORD:?}",
         started.elapsed().as_secs_f64()

@@ -7,6 +7,8 @@ mod helpers;
 mod smtp_sink;
 
 mod admin;
+mod api;
 mod browser;
+mod grid_search;
 mod recovery;
 mod storefront;
