@@ -44,11 +44,11 @@ enum LoaderConnection {
 /// small ones; a window still bounds how long other writers wait.
 const ROWS_PER_COMMIT: usize = 250_000;
 
-/// 13 parameters a row: 2,000 rows stay under SQLite's 32,766 bound parameters.
+/// 14 parameters a row: 2,000 rows stay under SQLite's 32,766 bound parameters.
 const SQLITE_ROWS_PER_STATEMENT: usize = 2000;
-const SQLITE_COLUMNS_PER_ROW: usize = 13;
+const SQLITE_COLUMNS_PER_ROW: usize = 14;
 
-const CUSTOMER_COLUMNS: &str = "email, email_key, firstname, lastname, name_key, lastname_key, \
+const CUSTOMER_COLUMNS: &str = "email, email_key, firstname, lastname, name_key, lastname_key, surname_key, \
      password_hash, security_stamp, locale, created_at, last_sign_in_at, locked_until, api_token_count";
 
 impl Db {
@@ -204,14 +204,15 @@ async fn sqlite_insert_customers(
     );
     let mut query = sqlx::query(&sql);
     for c in chunk {
-        let (name_key, lastname_key) = name_keys(&c.firstname, &c.lastname);
+        let keys = name_keys(&c.firstname, &c.lastname);
         query = query
             .bind(&c.email)
             .bind(&c.email_key)
             .bind(&c.firstname)
             .bind(&c.lastname)
-            .bind(name_key)
-            .bind(lastname_key)
+            .bind(keys.name)
+            .bind(keys.lastname)
+            .bind(keys.surname)
             .bind(password_hash)
             .bind(&c.security_stamp)
             .bind(c.locale)
@@ -255,18 +256,21 @@ async fn pg_insert_customers(
     password_hash: &str,
 ) -> StoreResult<()> {
     let column = |f: fn(&DemoCustomer) -> String| batch.iter().map(f).collect::<Vec<String>>();
-    let (name_keys, lastname_keys): (Vec<String>, Vec<String>) = batch
+    let keys: Vec<_> = batch
         .iter()
         .map(|c| name_keys(&c.firstname, &c.lastname))
-        .unzip();
+        .collect();
+    let key_column = |f: fn(&super::customers::NameKeys) -> &String| {
+        keys.iter().map(|k| f(k).clone()).collect::<Vec<String>>()
+    };
     let sql = format!(
         "INSERT INTO customers ({CUSTOMER_COLUMNS}) \
-         SELECT email, email_key, firstname, lastname, name_key, lastname_key, $1, security_stamp, \
-         locale, created_at, last_sign_in_at, locked_until, api_token_count \
+         SELECT email, email_key, firstname, lastname, name_key, lastname_key, surname_key, $1, \
+         security_stamp, locale, created_at, last_sign_in_at, locked_until, api_token_count \
          FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-         $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[]) \
-         AS t(email, email_key, firstname, lastname, name_key, lastname_key, security_stamp, \
-         locale, created_at, last_sign_in_at, locked_until, api_token_count)"
+         $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[]) \
+         AS t(email, email_key, firstname, lastname, name_key, lastname_key, surname_key, \
+         security_stamp, locale, created_at, last_sign_in_at, locked_until, api_token_count)"
     );
     sqlx::query(&sql)
         .bind(password_hash)
@@ -274,8 +278,9 @@ async fn pg_insert_customers(
         .bind(column(|c| c.email_key.clone()))
         .bind(column(|c| c.firstname.clone()))
         .bind(column(|c| c.lastname.clone()))
-        .bind(name_keys)
-        .bind(lastname_keys)
+        .bind(key_column(|k| &k.name))
+        .bind(key_column(|k| &k.lastname))
+        .bind(key_column(|k| &k.surname))
         .bind(column(|c| c.security_stamp.clone()))
         .bind(column(|c| c.locale.to_string()))
         .bind(batch.iter().map(|c| c.created_at).collect::<Vec<i64>>())

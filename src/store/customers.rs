@@ -30,28 +30,41 @@ pub struct NewCustomer<'a> {
     pub created_at: i64,
 }
 
-/// Lower-cased search keys kept beside the names, so grid search and sort use plain indexes.
-pub fn name_keys(firstname: &str, lastname: &str) -> (String, String) {
-    (
-        format!("{} {}", firstname, lastname).to_lowercase(),
-        lastname.to_lowercase(),
-    )
+/// Lower-cased search keys kept beside the names, so grid search and sort use
+/// plain indexes: "Jan de Vries" is found by "jan d…", "de vr…" and "vries".
+pub struct NameKeys {
+    /// "jan de vries"
+    pub name: String,
+    /// "de vries"
+    pub lastname: String,
+    /// "vries": the last word of the last name, past particles like "de" or "van den".
+    pub surname: String,
+}
+
+pub fn name_keys(firstname: &str, lastname: &str) -> NameKeys {
+    let lastname = lastname.to_lowercase();
+    NameKeys {
+        name: format!("{} {}", firstname.to_lowercase(), lastname),
+        surname: lastname.split_whitespace().last().unwrap_or("").to_string(),
+        lastname,
+    }
 }
 
 impl Db {
     /// Inserts a customer; `StoreError::Duplicate` when the email key is taken.
     pub async fn insert_customer(&self, c: &NewCustomer<'_>) -> StoreResult<i64> {
-        let (name_key, lastname_key) = name_keys(c.firstname, c.lastname);
+        let keys = name_keys(c.firstname, c.lastname);
         let sql = "INSERT INTO customers (email, email_key, firstname, lastname, name_key, lastname_key, \
-                   password_hash, security_stamp, locale, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+                   surname_key, password_hash, security_stamp, locale, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
         let id: i64 = on_pool!(self, |pool| sqlx::query_scalar(sql)
             .bind(c.email)
             .bind(c.email_key)
             .bind(c.firstname)
             .bind(c.lastname)
-            .bind(&name_key)
-            .bind(&lastname_key)
+            .bind(&keys.name)
+            .bind(&keys.lastname)
+            .bind(&keys.surname)
             .bind(c.password_hash)
             .bind(c.security_stamp)
             .bind(c.locale)

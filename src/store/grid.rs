@@ -72,10 +72,12 @@ fn prefix_upper_bound(prefix: &str) -> String {
     String::from(char::MAX)
 }
 
-/// Customers whose email, full name or last name lies in the prefix range `$4`..`$5`.
+/// Customers whose email, full name, last name or surname (the last name's last
+/// word) lies in the prefix range `$4`..`$5`.
 const KEYWORD_FILTER: &str = "WHERE (email_key >= $4 AND email_key < $5) \
      OR (name_key >= $4 AND name_key < $5) \
-     OR (lastname_key >= $4 AND lastname_key < $5)";
+     OR (lastname_key >= $4 AND lastname_key < $5) \
+     OR (surname_key >= $4 AND surname_key < $5)";
 
 /// `$1` now, `$2` limit, `$3` offset, `$4`/`$5` the keyword range.
 ///
@@ -103,7 +105,7 @@ fn grid_sql(q: &CustomerGridQuery) -> String {
     )
 }
 
-/// `$1`/`$2` the keyword range. With a keyword, the ids of the three prefix
+/// `$1`/`$2` the keyword range. With a keyword, the ids of the four prefix
 /// ranges are merged: each range is read from its index alone (every key index
 /// carries the id), where an OR would fetch each matching row from the table.
 fn count_sql(keyword: Option<&str>) -> &'static str {
@@ -111,7 +113,8 @@ fn count_sql(keyword: Option<&str>) -> &'static str {
         "SELECT COUNT(*) FROM (\
          SELECT id FROM customers WHERE email_key >= $1 AND email_key < $2 \
          UNION SELECT id FROM customers WHERE name_key >= $1 AND name_key < $2 \
-         UNION SELECT id FROM customers WHERE lastname_key >= $1 AND lastname_key < $2) matches"
+         UNION SELECT id FROM customers WHERE lastname_key >= $1 AND lastname_key < $2 \
+         UNION SELECT id FROM customers WHERE surname_key >= $1 AND surname_key < $2) matches"
     } else {
         "SELECT COUNT(*) FROM customers"
     }

@@ -1,6 +1,6 @@
 //! The grid's keyword search and sort, straight against the store: a prefix
-//! range must return exactly the customers whose email, full name or last name
-//! starts with the keyword, on SQLite and on PostgreSQL, and on PostgreSQL also
+//! range must return exactly the customers whose email, full name, last name or
+//! surname (the last name's last word: "vries" in "de Vries") starts with the keyword, on SQLite and on PostgreSQL, and on PostgreSQL also
 //! when the database's default collation is a linguistic one (ICU), under which
 //! 'jäger' sorts after 'jå' and 'jañez' between 'jan' and 'jao'.
 
@@ -10,7 +10,7 @@ use crate::helpers::{Backend, fresh_database};
 
 /// (first name, last name, email): accents, case, a hyphen, and the code points
 /// around the surrogate gap, where "the next character" needs care.
-const PEOPLE: [(&str, &str, &str); 12] = [
+const PEOPLE: [(&str, &str, &str); 14] = [
     ("Jan", "Jansen", "jan.jansen@example.com"),
     ("Jañez", "Ruiz", "janez@example.com"),
     ("Jänner", "Berg", "jaenner@example.com"),
@@ -23,9 +23,11 @@ const PEOPLE: [(&str, &str, &str); 12] = [
     ("Kim", "Smits", "smits@example.com"),
     ("Ed", "\u{D7FF}", "ed@example.com"),
     ("Al", "\u{E000}", "al@example.com"),
+    ("Jan", "de Vries", "jdv@example.nl"),
+    ("Anna", "van den Berg", "anna@example.nl"),
 ];
 
-const KEYWORDS: [&str; 13] = [
+const KEYWORDS: [&str; 17] = [
     "jan",
     "jä",
     "jañ",
@@ -39,6 +41,10 @@ const KEYWORDS: [&str; 13] = [
     "jansen-",
     "\u{D7FF}",
     "nobody",
+    "vries",
+    "de v",
+    "berg",
+    "van den",
 ];
 
 struct Person {
@@ -46,13 +52,19 @@ struct Person {
     email_key: String,
     name_key: String,
     lastname_key: String,
+    surname_key: String,
 }
 
 impl Person {
     fn matches(&self, keyword: &str) -> bool {
-        [&self.email_key, &self.name_key, &self.lastname_key]
-            .iter()
-            .any(|key| key.starts_with(keyword))
+        [
+            &self.email_key,
+            &self.name_key,
+            &self.lastname_key,
+            &self.surname_key,
+        ]
+        .iter()
+        .any(|key| key.starts_with(keyword))
     }
 }
 
@@ -78,6 +90,12 @@ async fn fill(db: &Db) -> Vec<Person> {
             email_key,
             name_key: format!("{first} {last}").to_lowercase(),
             lastname_key: last.to_lowercase(),
+            surname_key: last
+                .to_lowercase()
+                .split(' ')
+                .next_back()
+                .unwrap()
+                .to_string(),
         });
     }
     people
