@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(html)
         .nest("/rest", api::router())
+        .route("/rest/", axum::routing::any(api::not_found))
         .merge(ops::router())
         .layer(DefaultBodyLimit::max(csrf::MAX_FORM_BYTES))
         .layer(SetResponseHeaderLayer::overriding(

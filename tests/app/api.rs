@@ -447,3 +447,13 @@ store_test!(unknown_rest_paths_are_json_404, |app: TestApp| async move {
         "GET {TOKEN_PATH} answered {status}"
     );
 });
+
+store_test!(the_rest_root_is_a_json_404_too, |app: TestApp| async move {
+    let client = app.client();
+    for path in ["/rest/", "/rest/V2/anything"] {
+        let response = client.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["message"].is_string(), "{path}");
+    }
+});

@@ -188,9 +188,20 @@ pub struct Slice {
 }
 
 impl Slice {
-    /// `total` must be exact for the flip; with an estimate, read plainly.
+    /// `total` must be exact for the flip. With an estimate (a large PostgreSQL
+    /// table) pages are read plainly, except the last, which is the final `limit`
+    /// rows read from the other end: so "Last" shows the real last customers even
+    /// when the estimate is off.
     pub fn of(page: i64, limit: i64, descending: bool, total: i64, exact: bool) -> Slice {
         let offset = (page - 1) * limit;
+        if !exact && page > 1 && page == Pager::new(page, limit, total).last_page {
+            return Slice {
+                descending: !descending,
+                offset: 0,
+                limit,
+                reversed: true,
+            };
+        }
         if !exact || offset <= total / 2 {
             return Slice {
                 descending,
@@ -272,5 +283,20 @@ mod tests {
         let late = Slice::of(4, 20, true, 100, true);
         assert_eq!((late.descending, late.offset, late.limit), (false, 20, 20));
         assert!(!Slice::of(4, 20, true, 100, false).reversed);
+    }
+
+    #[test]
+    fn with_an_estimate_the_last_page_is_the_final_rows() {
+        let last = Slice::of(5, 20, false, 100, false);
+        assert_eq!(
+            last,
+            Slice {
+                descending: true,
+                offset: 0,
+                limit: 20,
+                reversed: true
+            }
+        );
+        assert!(!Slice::of(1, 20, false, 10, false).reversed);
     }
 }

@@ -31,9 +31,12 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(|lang: ApiLocale| async move {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, lang.0.t("api-not-found"))
         })
-        .fallback(|lang: ApiLocale| async move {
-            ApiError::new(StatusCode::NOT_FOUND, lang.0.t("api-not-found"))
-        })
+        .fallback(not_found)
+}
+
+/// Any other path under /rest, including /rest/ itself.
+pub async fn not_found(ApiLocale(l): ApiLocale) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, l.t("api-not-found"))
 }
 
 pub struct ApiError {
