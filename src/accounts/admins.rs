@@ -3,7 +3,7 @@
 use crate::accounts::{Email, Password, PasswordProblem, lockout, new_security_stamp};
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
-use crate::store::{self, AdminRow, StoreError};
+use crate::store::{self, AccountTable, AdminRow, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -180,28 +180,16 @@ pub async fn sign_in(
         }
         _ => None,
     };
-    let matches = state
-        .hasher
-        .verify(row.as_ref().map(|r| r.password_hash.as_str()), password)
-        .await;
-    let Some(row) = row else {
-        return Err(SignInError::Failed);
-    };
-    let now = state.now();
-    if lockout::is_locked(row.locked_until, now) {
+    let record = row.as_ref().map(|r| lockout::SignInRecord {
+        id: r.id,
+        password_hash: &r.password_hash,
+        failed_sign_ins: r.failed_sign_ins,
+        locked_until: r.locked_until,
+    });
+    if !lockout::check_sign_in(state, AccountTable::Admins, record, password).await? {
         return Err(SignInError::Failed);
     }
-    if !matches {
-        let options = PasswordOptions::load(&state.db).await?;
-        let (failures, locked_until) = lockout::after_failure(row.failed_sign_ins, now, &options);
-        state
-            .db
-            .record_admin_failed_sign_in(row.id, failures, locked_until)
-            .await?;
-        return Err(SignInError::Failed);
-    }
-    state.db.record_admin_sign_in(row.id, now).await?;
-    Admin::from_row(row).ok_or(SignInError::Failed)
+    row.and_then(Admin::from_row).ok_or(SignInError::Failed)
 }
 
 /// The administrator a session points at, if its stamp is still current.

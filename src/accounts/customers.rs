@@ -5,7 +5,7 @@ use crate::i18n::Locale;
 use crate::mail;
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
-use crate::store::{CustomerRow, NewCustomer, StoreError};
+use crate::store::{AccountTable, CustomerRow, NewCustomer, StoreError};
 
 pub const MAX_NAME_LENGTH: usize = 255;
 
@@ -156,38 +156,16 @@ pub async fn sign_in(
         }
         _ => None,
     };
-    let matches = state
-        .hasher
-        .verify(
-            customer.as_ref().map(|c| c.password_hash.as_str()),
-            password,
-        )
-        .await;
-    let Some(customer) = customer else {
-        return Err(SignInError::Failed);
-    };
-    let now = state.now();
-    if lockout::is_locked(customer.locked_until, now) {
+    let record = customer.as_ref().map(|c| lockout::SignInRecord {
+        id: c.id,
+        password_hash: &c.password_hash,
+        failed_sign_ins: c.failed_sign_ins,
+        locked_until: c.locked_until,
+    });
+    if !lockout::check_sign_in(state, AccountTable::Customers, record, password).await? {
         return Err(SignInError::Failed);
     }
-    if !matches {
-        let options = PasswordOptions::load(&state.db).await?;
-        let (failures, locked_until) =
-            lockout::after_failure(customer.failed_sign_ins, now, &options);
-        state
-            .db
-            .record_customer_failed_sign_in(customer.id, failures, locked_until)
-            .await?;
-        if locked_until.is_some() {
-            tracing::info!(
-                customer_id = customer.id,
-                "customer locked after repeated failed sign-ins"
-            );
-        }
-        return Err(SignInError::Failed);
-    }
-    state.db.record_customer_sign_in(customer.id, now).await?;
-    Ok(customer)
+    customer.ok_or(SignInError::Failed)
 }
 
 #[derive(Debug, thiserror::Error)]

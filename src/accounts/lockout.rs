@@ -1,6 +1,57 @@
-//! Sign-in lockout, shared by customers (storefront and REST) and administrators.
+//! Sign-in with lockout, one flow for customers (storefront and REST) and
+//! administrators.
 
 use crate::settings::PasswordOptions;
+use crate::state::AppState;
+use crate::store::{AccountTable, StoreError};
+
+/// What sign-in looks at in an account row.
+pub struct SignInRecord<'a> {
+    pub id: i64,
+    pub password_hash: &'a str,
+    pub failed_sign_ins: i64,
+    pub locked_until: Option<i64>,
+}
+
+/// Checks `password` against `account` and keeps the lockout count. An unknown
+/// account checks a dummy hash, so the answer takes as long either way; a locked
+/// account is refused after the same work. Every refusal looks the same.
+pub async fn check_sign_in(
+    state: &AppState,
+    table: AccountTable,
+    account: Option<SignInRecord<'_>>,
+    password: &str,
+) -> Result<bool, StoreError> {
+    let matches = state
+        .hasher
+        .verify(account.as_ref().map(|a| a.password_hash), password)
+        .await;
+    let Some(account) = account else {
+        return Ok(false);
+    };
+    let now = state.now();
+    if is_locked(account.locked_until, now) {
+        return Ok(false);
+    }
+    if !matches {
+        let options = PasswordOptions::load(&state.db).await?;
+        let (failures, locked_until) = after_failure(account.failed_sign_ins, now, &options);
+        state
+            .db
+            .record_failed_sign_in(table, account.id, failures, locked_until)
+            .await?;
+        if locked_until.is_some() {
+            tracing::info!(
+                ?table,
+                id = account.id,
+                "account locked after repeated failed sign-ins"
+            );
+        }
+        return Ok(false);
+    }
+    state.db.record_sign_in(table, account.id, now).await?;
+    Ok(true)
+}
 
 pub fn is_locked(locked_until: Option<i64>, now: i64) -> bool {
     locked_until.is_some_and(|until| until > now)

@@ -104,32 +104,4 @@ impl Db {
             .fetch_optional(pool)
             .await)?)
     }
-
-    pub async fn record_admin_failed_sign_in(
-        &self,
-        id: i64,
-        failed_sign_ins: i64,
-        locked_until: Option<i64>,
-    ) -> StoreResult<()> {
-        let sql = "UPDATE admins SET failed_sign_ins = $2, locked_until = $3 WHERE id = $1";
-        on_pool!(self, |pool| sqlx::query(sql)
-            .bind(id)
-            .bind(failed_sign_ins)
-            .bind(locked_until)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    pub async fn record_admin_sign_in(&self, id: i64, now: i64) -> StoreResult<()> {
-        let sql = "UPDATE admins SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = $2 WHERE id = $1";
-        on_pool!(self, |pool| sqlx::query(sql)
-            .bind(id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
 }

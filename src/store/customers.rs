@@ -90,35 +90,6 @@ impl Db {
             .await)?)
     }
 
-    /// Stores the failure count and, when the limit was reached, the lock.
-    pub async fn record_customer_failed_sign_in(
-        &self,
-        id: i64,
-        failed_sign_ins: i64,
-        locked_until: Option<i64>,
-    ) -> StoreResult<()> {
-        let sql = "UPDATE customers SET failed_sign_ins = $2, locked_until = $3 WHERE id = $1";
-        on_pool!(self, |pool| sqlx::query(sql)
-            .bind(id)
-            .bind(failed_sign_ins)
-            .bind(locked_until)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    pub async fn record_customer_sign_in(&self, id: i64, now: i64) -> StoreResult<()> {
-        let sql = "UPDATE customers SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = $2 WHERE id = $1";
-        on_pool!(self, |pool| sqlx::query(sql)
-            .bind(id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
     /// Sets a new password and rotates the security stamp, which ends every session
     /// and API token; outstanding reset links die with it. With `unlock` the lockout
     /// is cleared too (a successful reset). The notice mail is queued in the same

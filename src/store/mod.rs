@@ -12,6 +12,7 @@ mod outbox;
 mod recovery;
 pub mod sessions;
 mod settings;
+mod sign_ins;
 mod token_failures;
 
 pub use admins::{AdminRow, NewAdmin};
@@ -21,6 +22,7 @@ pub use customers::{CustomerRow, NewCustomer};
 pub use grid::{CustomerGridQuery, CustomerGridRow, GridSort};
 pub use outbox::{ClaimedMail, MailQueueRow, NewMail};
 pub use recovery::{IssueToken, RequestKeys, RequestStats};
+pub use sign_ins::AccountTable;
 
 use std::path::Path;
 use std::str::FromStr;
