@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower_sessions::session_store::ExpiredDeletion;
@@ -55,7 +56,9 @@ impl Application {
         };
         let transport = Transport::from_config(&state.config)?;
         let worker = MailWorker::new(state.clone(), transport)?;
-        let listener = TcpListener::bind(state.config.listen).await?;
+        let listener = TcpListener::bind(state.config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (LISTEN)", state.config.listen))?;
         if let Some(token) = admins::setup::issue_if_needed(&state).await? {
             let base = state.config.base();
             // The one deliberate exception to "no token in the log": it is how the
