@@ -111,7 +111,13 @@ pub struct Config {
     pub default_locale: Locale,
 
     /// Log filter, e.g. info or shop_accounts=debug.
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    #[arg(
+        long = "log",
+        visible_alias = "rust-log",
+        env = "RUST_LOG",
+        default_value = "info",
+        global = true
+    )]
     pub rust_log: String,
 
     /// Where .eml files are written when SMTP_URL is unset.
