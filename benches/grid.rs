@@ -26,7 +26,7 @@ const SORTS: [(GridSort, &str); 7] = [
 
 /// Keywords as the admin types them: a first name, a last name, the start of an
 /// email address, a full-name prefix, and one that matches nobody.
-const KEYWORDS: [&str; 5] = ["jan", "smith", "emma.de", "sophie van", "zzqx"];
+const KEYWORDS: [&str; 6] = ["jan", "smith", "vries", "emma.de", "sophie van", "zzqx"];
 
 enum Case {
     Grid(CustomerGridQuery),
