@@ -22,6 +22,8 @@ pub async fn check_sign_in(
     account: Option<SignInRecord<'_>>,
     password: &str,
 ) -> Result<bool, StoreError> {
+    // Read for every attempt, known account or not, so both take the same path.
+    let options = PasswordOptions::load(&state.db).await?;
     let matches = state
         .hasher
         .verify(account.as_ref().map(|a| a.password_hash), password)
@@ -34,7 +36,6 @@ pub async fn check_sign_in(
         return Ok(false);
     }
     if !matches {
-        let options = PasswordOptions::load(&state.db).await?;
         let (failures, locked_until) = after_failure(account.failed_sign_ins, now, &options);
         state
             .db
