@@ -17,8 +17,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderValue, Request};
 use axum::middleware::from_fn_with_state;
@@ -101,11 +101,25 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ));
 
+    // Tokens and account data in API answers must not be cached (RFC 6749 §5.1).
+    let api = api::router().layer(SetResponseHeaderLayer::if_not_present(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
+    // Over https, browsers are told to stay on https.
+    let hsts = secure.then(|| {
+        SetResponseHeaderLayer::overriding(
+            STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
+
     Router::new()
         .merge(html)
-        .nest("/rest", api::router())
+        .nest("/rest", api)
         .route("/rest/", axum::routing::any(api::not_found))
         .merge(ops::router())
+        .layer(tower::util::option_layer(hsts))
         .layer(DefaultBodyLimit::max(csrf::MAX_FORM_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
             CONTENT_SECURITY_POLICY,

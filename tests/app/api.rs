@@ -457,3 +457,19 @@ store_test!(the_rest_root_is_a_json_404_too, |app: TestApp| async move {
         assert!(body["message"].is_string(), "{path}");
     }
 });
+
+store_test!(api_answers_are_not_cached, |app: TestApp| async move {
+    app.register("nocache@example.com", "correct-horse-9").await;
+    let client = app.client();
+    let response = client
+        .http
+        .post(client.url("/rest/V1/integration/customer/token"))
+        .json(
+            &serde_json::json!({"username": "nocache@example.com", "password": "correct-horse-9"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+});

@@ -436,3 +436,26 @@ store_test!(
         assert_eq!(location(&evil), "/");
     }
 );
+
+#[tokio::test]
+async fn https_shops_send_hsts_and_secure_cookies() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.base_url = "https://shop.example".parse().unwrap()
+    })
+    .await;
+    let response = app.client().get("/customer/account/login").await;
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    let plain = TestApp::spawn(Backend::Sqlite).await;
+    let response = plain.client().get("/customer/account/login").await;
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
+    );
+}
