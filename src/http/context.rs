@@ -117,6 +117,42 @@ impl Flash {
     }
 }
 
+/// Who is signed in on `session`, for pages drawn outside a handler (error
+/// pages). Anything unreadable counts as nobody: an error page must render.
+pub async fn signed_in(
+    state: &AppState,
+    session: &Session,
+    admin_area: bool,
+) -> (Option<CustomerRow>, Option<Admin>) {
+    let stamp_of = |key| async move {
+        session
+            .get::<String>(key)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    if admin_area {
+        let Ok(Some(id)) = session.get::<i64>(ADMIN_ID).await else {
+            return (None, None);
+        };
+        let admin = admins::current(state, id, &stamp_of(ADMIN_STAMP).await)
+            .await
+            .ok()
+            .flatten();
+        (None, admin)
+    } else {
+        let Ok(Some(id)) = session.get::<i64>(CUSTOMER_ID).await else {
+            return (None, None);
+        };
+        let customer = customers::current(state, id, &stamp_of(CUSTOMER_STAMP).await)
+            .await
+            .ok()
+            .flatten();
+        (customer, None)
+    }
+}
+
 /// A request to an HTML page of the storefront or the admin.
 pub struct Visitor {
     pub state: AppState,

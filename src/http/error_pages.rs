@@ -8,7 +8,10 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::context::locale_of;
+use tower_sessions::Session;
+
+use super::context::{locale_of, signed_in};
+use super::csrf::CsrfSeed;
 use super::errors::{AppError, ErrorPage};
 use super::page::{Area, PageView};
 use crate::state::AppState;
@@ -34,10 +37,18 @@ fn message_key(status: u16) -> &'static str {
     }
 }
 
+/// Applied inside each session layer (so the page header knows who is signed
+/// in) and once more around everything else.
 pub async fn render(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let locale = locale_of(request.headers(), &state.config);
     let path = request.uri().path().to_string();
     let is_admin = path.starts_with("/admin");
+    let session = request.extensions().get::<Session>().cloned();
+    let form_key = request
+        .extensions()
+        .get::<CsrfSeed>()
+        .map(|seed| state.form_key(seed))
+        .unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status();
     let is_html = response
@@ -50,12 +61,16 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
         return response;
     }
     let code = status.as_u16();
+    let (customer, admin) = match &session {
+        Some(session) => signed_in(&state, session, is_admin).await,
+        None => (None, None),
+    };
     let page = PageView {
         locale,
         title: locale.t("error-title"),
-        form_key: String::new(),
-        customer_name: None,
-        admin: None,
+        form_key,
+        customer_name: customer.map(|c| format!("{} {}", c.firstname, c.lastname)),
+        admin,
         flashes: Vec::new(),
         path,
         area: if is_admin {

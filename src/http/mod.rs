@@ -72,24 +72,30 @@ fn loggable_query(query: Option<&str>) -> &str {
 pub fn router(state: AppState) -> Router {
     let store = SessionStore::new(state.db.clone());
     let secure = state.config.secure_cookies();
-    let storefront = storefront::router().layer(sessions(
-        &store,
-        STOREFRONT_COOKIE,
-        time::Duration::hours(8),
-        secure,
-    ));
-    let admin = admin::router().layer(sessions(
-        &store,
-        ADMIN_COOKIE,
-        time::Duration::hours(2),
-        secure,
-    ));
+    // Unknown paths are answered inside the storefront's session, so their page
+    // header shows who is signed in.
+    let storefront = storefront::router()
+        .fallback(error_pages::not_found)
+        .layer(from_fn_with_state(state.clone(), error_pages::render))
+        .layer(sessions(
+            &store,
+            STOREFRONT_COOKIE,
+            time::Duration::hours(8),
+            secure,
+        ));
+    let admin = admin::router()
+        .layer(from_fn_with_state(state.clone(), error_pages::render))
+        .layer(sessions(
+            &store,
+            ADMIN_COOKIE,
+            time::Duration::hours(2),
+            secure,
+        ));
 
     let html = Router::new()
         .merge(storefront)
         .merge(admin)
         .merge(ops::language_router())
-        .fallback(error_pages::not_found)
         .layer(from_fn_with_state(state.clone(), csrf::protect))
         .layer(from_fn_with_state(state.clone(), error_pages::render))
         .layer(SetResponseHeaderLayer::if_not_present(

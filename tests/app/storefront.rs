@@ -459,3 +459,23 @@ async fn https_shops_send_hsts_and_secure_cookies() {
             .is_none()
     );
 }
+
+store_test!(
+    error_pages_know_who_is_signed_in,
+    |app: TestApp| async move {
+        let client = app.register("lost@example.com", PASSWORD).await;
+        let anonymous = client.get_text("/no/such/page").await;
+        assert!(anonymous.contains("/customer/account/login"));
+        client.sign_in("lost@example.com", PASSWORD).await;
+        let missing = client.get("/no/such/page").await;
+        assert_eq!(missing.status(), 404);
+        let page = missing.text().await.unwrap();
+        assert!(
+            page.contains("Sign Out") && page.contains("My Account"),
+            "{page}"
+        );
+        // Its Sign Out button works: the header carries this browser's form key.
+        let key = extract_form_key(&page).unwrap();
+        assert_eq!(key, client.form_key().await);
+    }
+);
