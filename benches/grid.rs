@@ -14,16 +14,6 @@ use shop_accounts::store::{CustomerGridQuery, Db, GridSort};
 const RUNS: usize = 25;
 const WARM_UP: usize = 2;
 
-const SORTS: [(GridSort, &str); 7] = [
-    (GridSort::Id, "id"),
-    (GridSort::Name, "name"),
-    (GridSort::Email, "email"),
-    (GridSort::CreatedAt, "created_at"),
-    (GridSort::LastSignIn, "last_sign_in"),
-    (GridSort::Locked, "locked"),
-    (GridSort::ApiTokens, "api_tokens"),
-];
-
 /// Keywords as the admin types them: a first name, a last name, the start of an
 /// email address, a full-name prefix, and one that matches nobody.
 const KEYWORDS: [&str; 6] = ["jan", "smith", "vries", "emma.de", "sophie van", "zzqx"];
@@ -92,7 +82,8 @@ async fn cases(db: &Db) -> Vec<(String, Case)> {
             grid(None, GridSort::Id, true, 200, 0),
         ),
     ];
-    for (sort, code) in SORTS {
+    for sort in GridSort::ALL {
+        let code = sort.code();
         for descending in [false, true] {
             let dir = if descending { "desc" } else { "asc" };
             cases.push((

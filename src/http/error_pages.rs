@@ -14,6 +14,7 @@ use super::context::{locale_of, signed_in};
 use super::csrf::CsrfSeed;
 use super::errors::{AppError, ErrorPage};
 use super::page::{Area, PageView};
+use crate::settings::PasswordOptions;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -78,8 +79,7 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
         } else {
             Area::Storefront
         },
-        min_password_length: 6,
-        required_character_classes: 0,
+        password_policy: PasswordOptions::default().policy(),
     };
     let template = ErrorTemplate {
         page,

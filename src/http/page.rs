@@ -7,6 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::context::{Flash, Visitor};
 use super::errors::AppResult;
+use crate::accounts::PasswordPolicy;
 use crate::accounts::admins::{Admin, Permission};
 use crate::i18n::Locale;
 use crate::settings::PasswordOptions;
@@ -27,10 +28,10 @@ pub struct PageView {
     pub flashes: Vec<Flash>,
     pub path: String,
     pub area: Area,
-    /// For password hints; the server's policy decides, the hint only informs.
-    pub min_password_length: i64,
-    /// How many character classes a password needs (0 = any).
-    pub required_character_classes: i64,
+    /// For password hints and the strength meter; the server's policy decides,
+    /// the hint only informs. The defaults unless the page asked for the stored
+    /// policy (`Visitor::with_password_policy`).
+    pub password_policy: PasswordPolicy,
 }
 
 impl PageView {
@@ -55,18 +56,20 @@ impl PageView {
     }
 
     pub fn t_min(&self, key: &str) -> String {
-        self.locale
-            .t_with(key, &[("min", &self.min_password_length.to_string())])
+        self.locale.t_with(
+            key,
+            &[("min", &self.password_policy.min_length.to_string())],
+        )
     }
 
     /// The hint under a new-password input, from the server's policy.
     pub fn password_hint(&self) -> String {
         let mut hint = self.t_min("password-hint");
-        if self.required_character_classes > 0 {
+        if self.password_policy.required_classes > 0 {
             hint.push(' ');
             hint.push_str(&self.locale.t_with(
                 "password-hint-classes",
-                &[("count", &self.required_character_classes.to_string())],
+                &[("count", &self.password_policy.required_classes.to_string())],
             ));
         }
         hint
@@ -98,14 +101,6 @@ impl PageView {
 
     pub fn t_date(&self, key: &str, unix: &i64) -> String {
         self.locale.t_with(key, &[("date", &format_date(*unix))])
-    }
-
-    pub fn date(&self, unix: &i64) -> String {
-        format_date(*unix)
-    }
-
-    pub fn datetime(&self, unix: &i64) -> String {
-        format_datetime(*unix)
     }
 
     pub fn admin_can_configure(&self) -> bool {
@@ -155,6 +150,16 @@ impl Visitor {
             .await
     }
 
+    /// `page` with the stored password policy, for pages with a new-password
+    /// field; other pages skip that query.
+    pub async fn with_password_policy(&self, page: PageView) -> AppResult<PageView> {
+        let options = PasswordOptions::load(&self.state.db).await?;
+        Ok(PageView {
+            password_policy: options.policy(),
+            ..page
+        })
+    }
+
     async fn page(
         &self,
         title_key: &str,
@@ -162,10 +167,8 @@ impl Visitor {
         customer_name: Option<String>,
         admin: Option<Admin>,
     ) -> AppResult<PageView> {
-        let options = PasswordOptions::load(&self.state.db).await?;
         Ok(PageView {
-            min_password_length: options.min_password_length,
-            required_character_classes: options.required_character_classes,
+            password_policy: PasswordOptions::default().policy(),
             locale: self.locale,
             title: self.t(title_key),
             form_key: self.form_key.clone(),

@@ -136,18 +136,6 @@ impl Db {
         tx.commit().await?;
         Ok(revoked)
     }
-
-    /// Sets the customer's preferred language for emails.
-    pub async fn set_customer_locale(&self, id: i64, locale: &str) -> StoreResult<()> {
-        let sql = "UPDATE customers SET locale = $2 WHERE id = $1";
-        on_pool!(self, |pool| sqlx::query(sql)
-            .bind(id)
-            .bind(locale)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
 }
 
 pub(super) async fn set_password_in(

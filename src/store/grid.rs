@@ -20,6 +20,34 @@ pub enum GridSort {
 }
 
 impl GridSort {
+    /// Every sortable column, in the order the grid shows them.
+    pub const ALL: [GridSort; 7] = [
+        GridSort::Id,
+        GridSort::Name,
+        GridSort::Email,
+        GridSort::CreatedAt,
+        GridSort::LastSignIn,
+        GridSort::Locked,
+        GridSort::ApiTokens,
+    ];
+
+    /// The column's name in the grid's `sort` query parameter.
+    pub fn code(self) -> &'static str {
+        match self {
+            GridSort::Id => "id",
+            GridSort::Name => "name",
+            GridSort::Email => "email",
+            GridSort::CreatedAt => "created_at",
+            GridSort::LastSignIn => "last_sign_in",
+            GridSort::Locked => "locked",
+            GridSort::ApiTokens => "api_tokens",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<GridSort> {
+        GridSort::ALL.into_iter().find(|s| s.code() == code)
+    }
+
     fn column(self) -> &'static str {
         match self {
             GridSort::Id => "id",
@@ -95,10 +123,10 @@ fn grid_sql(q: &CustomerGridQuery) -> String {
     } else {
         ""
     };
+    let live = super::api_tokens::live_token("$1");
     format!(
         "SELECT c.id, c.email, c.firstname, c.lastname, c.created_at, c.last_sign_in_at, c.locked_until, \
-         (SELECT COUNT(*) FROM api_tokens t WHERE t.customer_id = c.id AND t.revoked_at IS NULL \
-          AND t.expires_at > $1 AND t.security_stamp = c.security_stamp) AS active_api_tokens \
+         (SELECT COUNT(*) FROM api_tokens t WHERE t.customer_id = c.id AND {live}) AS active_api_tokens \
          FROM (SELECT id FROM customers {filter} ORDER BY {col} {dir}, id {dir} LIMIT $2 OFFSET $3) page \
          CROSS JOIN customers c WHERE c.id = page.id \
          ORDER BY c.{col} {dir}, c.id {dir}"

@@ -1,7 +1,6 @@
 //! The only place that knows SQL. One SQL text with `$1…` placeholders serves
 //! both backends where the dialects agree; a per-backend arm only where they differ.
 
-mod admin_queries;
 mod admins;
 mod api_tokens;
 mod audit;

@@ -59,14 +59,4 @@ impl Db {
             .fetch_one(pool)
             .await)?)
     }
-
-    pub async fn delete_setting(&self, name: &str) -> StoreResult<bool> {
-        let sql = "DELETE FROM settings WHERE name = $1";
-        let n = on_pool!(self, |pool| sqlx::query(sql)
-            .bind(name)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(n > 0)
-    }
 }

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery};
 use axum::response::Response;
 
-use super::grid::{COLUMNS, GridParams, PAGE_SIZES, Pager, Slice};
+use super::grid::{GridParams, PAGE_SIZES, Pager, Slice};
 use super::guard::SignedInAdmin;
 use super::{parse_id, query_params};
 use crate::accounts::admins::Permission;
@@ -89,9 +89,9 @@ fn column_label_key(sort: GridSort) -> &'static str {
 }
 
 fn headers(admin: &SignedInAdmin, params: &GridParams) -> Vec<SortHeader> {
-    COLUMNS
+    GridSort::ALL
         .iter()
-        .map(|(sort, _)| {
+        .map(|sort| {
             let active = *sort == params.sort;
             SortHeader {
                 label: admin.visitor.t(column_label_key(*sort)),

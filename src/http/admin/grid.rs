@@ -12,25 +12,6 @@ const DEFAULT_PAGE_SIZE: i64 = 20;
 /// Longer than any name or email prefix worth typing; keeps the query bounded.
 const MAX_KEYWORD_CHARS: usize = 254;
 
-/// The sortable columns, in the order the grid shows them, with their `sort` code.
-pub const COLUMNS: [(GridSort, &str); 7] = [
-    (GridSort::Id, "id"),
-    (GridSort::Name, "name"),
-    (GridSort::Email, "email"),
-    (GridSort::CreatedAt, "created_at"),
-    (GridSort::LastSignIn, "last_sign_in"),
-    (GridSort::Locked, "locked"),
-    (GridSort::ApiTokens, "api_tokens"),
-];
-
-fn sort_code(sort: GridSort) -> &'static str {
-    COLUMNS
-        .iter()
-        .find(|(s, _)| *s == sort)
-        .map(|(_, code)| *code)
-        .unwrap_or("id")
-}
-
 /// What the administrator asked the grid for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GridParams {
@@ -63,9 +44,7 @@ impl GridParams {
         let keyword = get("q")
             .filter(|q| !q.is_empty())
             .map(|q| q.chars().take(MAX_KEYWORD_CHARS).collect::<String>());
-        let sort = get("sort")
-            .and_then(|code| COLUMNS.iter().find(|(_, c)| *c == code))
-            .map(|(sort, _)| *sort);
+        let sort = get("sort").and_then(GridSort::from_code);
         let descending = match get("dir") {
             Some("asc") => false,
             Some("desc") => true,
@@ -100,7 +79,7 @@ impl GridParams {
     }
 
     pub fn sort_code(&self) -> &'static str {
-        sort_code(self.sort)
+        self.sort.code()
     }
 
     /// The grid's URL for these parameters; defaults are left out.

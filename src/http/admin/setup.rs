@@ -70,7 +70,9 @@ async fn render_form(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let page = SetupPage {
-        page: visitor.admin_page("admin-setup-title", None).await?,
+        page: visitor
+            .with_password_policy(visitor.admin_page("admin-setup-title", None).await?)
+            .await?,
         action: action_url(token),
         email: form.email,
         name: form.name,

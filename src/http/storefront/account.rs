@@ -60,7 +60,9 @@ pub async fn register_page(visitor: Visitor) -> AppResult<Response> {
         .await?
         .unwrap_or_default();
     render(&RegisterPage {
-        page: visitor.storefront_page("register-title", None).await?,
+        page: visitor
+            .with_password_policy(visitor.storefront_page("register-title", None).await?)
+            .await?,
         draft,
     })
 }
@@ -192,6 +194,7 @@ pub async fn edit_page(visitor: Visitor) -> AppResult<Response> {
     let page = visitor
         .storefront_page("edit-title", Some(&customer))
         .await?;
+    let page = visitor.with_password_policy(page).await?;
     render(&EditPage { page })
 }
 

@@ -116,6 +116,7 @@ pub async fn create_password_page(
     let page = visitor
         .storefront_page("create-password-title", None)
         .await?;
+    let page = visitor.with_password_policy(page).await?;
     Ok(no_referrer(render(&CreatePasswordPage { page })?))
 }
 
