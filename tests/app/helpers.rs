@@ -89,13 +89,17 @@ pub async fn fresh_database(backend: Backend) -> String {
 async fn drop_stale_databases(pool: &sqlx::PgPool) {
     static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     ONCE.get_or_init(|| async {
-        let mine = format!("sa_t_{}_%", std::process::id());
-        let stale: Vec<String> =
-            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'sa\\_t\\_%' AND datname NOT LIKE $1")
-                .bind(&mine)
+        let ours: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'sa\\_t\\_%'")
                 .fetch_all(pool)
                 .await
                 .unwrap_or_default();
+        // Only databases of test processes that have ended: test runs in other
+        // checkouts may be running beside this one.
+        let stale = ours.into_iter().filter(|name| {
+            let pid = name.trim_start_matches("sa_t_").split('_').next().unwrap_or("");
+            !std::path::Path::new("/proc").join(pid).exists()
+        });
         for name in stale {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(pool).await;
         }
