@@ -1,15 +1,6 @@
-//! Real-browser tests (issue 5): Debian's Chromium, headless, driven through
-//! chromedriver with fantoccini, against the real server and SMTP sink.
-//!
-//! Every page a tour visits is audited in the browser (every visible input has
-//! a label, ARIA references resolve, one h1, readable contrast, no sideways
-//! scrolling on a phone, no console errors, the page is in the tour's language
-//! and a Dutch page shows no English), and the pages named in a tour are
-//! photographed at 1280 px (desktop) and 390 px (phone) into
-//! `target/screenshots/`, with an `index.html` that shows them side by side.
-//!
-//! Without chromedriver the tests say plainly that they were skipped and pass;
-//! with the `CI` variable set a missing chromedriver fails them.
+//! The browser harness: starts chromedriver (one browser at a time), and gives
+//! the tours a `Browser` that navigates, fills, clicks, audits each page in the
+//! browser (`audit.js`), photographs the named ones and writes their index.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -30,9 +21,6 @@ use crate::helpers::*;
 /// One browser at a time: two cores are shared by the whole test run.
 static ONE_BROWSER: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 static PROFILES: AtomicU32 = AtomicU32::new(0);
-
-const PASSWORD: &str = "Tulip-garden-42";
-const NEW_PASSWORD: &str = "Windmill-cheese-77";
 
 /// The screen widths every photographed page is taken at.
 const WIDTHS: [(&str, u32, bool); 2] = [("desktop", 1280, false), ("phone", 390, true)];
@@ -207,7 +195,7 @@ impl WebDriverCompatibleCommand for Cdp {
 
 /// Runs `tour` with a fresh app and a browser speaking `locale`; closes the
 /// browser and chromedriver whatever happens, and keeps a picture of a failure.
-async fn with_browser<F, Fut>(test: &'static str, locale: Locale, tour: F)
+pub async fn with_browser<F, Fut>(test: &'static str, locale: Locale, tour: F)
 where
     F: FnOnce(TestApp, Browser) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -240,7 +228,7 @@ struct Audit {
     text: String,
 }
 
-const AUDIT_JS: &str = include_str!("browser_audit.js");
+const AUDIT_JS: &str = include_str!("audit.js");
 
 /// English catalog text that must not appear on a Dutch page: the fixed parts
 /// of every English message that the Dutch catalog words differently.
@@ -252,8 +240,8 @@ fn english_fragments() -> Vec<String> {
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect()
     }
-    let en = messages(include_str!("../../src/i18n/locales/en/main.ftl"));
-    let nl = messages(include_str!("../../src/i18n/locales/nl/main.ftl"));
+    let en = messages(include_str!("../../../src/i18n/locales/en/main.ftl"));
+    let nl = messages(include_str!("../../../src/i18n/locales/nl/main.ftl"));
     let mut fragments = Vec::new();
     for (key, english) in en {
         let dutch = nl
@@ -297,7 +285,7 @@ fn xpath_literal(text: &str) -> String {
 #[derive(Clone)]
 pub struct Browser {
     pub client: Client,
-    base: String,
+    pub base: String,
     pub locale: Locale,
 }
 
@@ -701,7 +689,7 @@ fn write_index(dir: &Path) {
 }
 
 /// The mails to `to` whose subject is `subject`.
-fn mails_with(app: &TestApp, to: &str, subject: &str) -> Vec<crate::smtp_sink::ReceivedMail> {
+pub fn mails_with(app: &TestApp, to: &str, subject: &str) -> Vec<crate::smtp_sink::ReceivedMail> {
     app.smtp
         .received()
         .into_iter()
@@ -709,7 +697,7 @@ fn mails_with(app: &TestApp, to: &str, subject: &str) -> Vec<crate::smtp_sink::R
         .collect()
 }
 
-async fn wait_for_mail(
+pub async fn wait_for_mail(
     app: &TestApp,
     to: &str,
     subject: &str,
@@ -724,589 +712,4 @@ async fn wait_for_mail(
     }
     let subjects: Vec<String> = app.smtp.received().iter().map(|m| m.subject()).collect();
     panic!("no mail {subject:?} number {count} to {to}; received: {subjects:?}");
-}
-
-/// A shopper's whole storefront life in one language: register (with a
-/// mistake first), My Account, sign out, a failed sign-in, Forgot Your
-/// Password?, the mail, the link, a new password, sign in with it, and the used
-/// link again. Every page is checked; the named ones are photographed.
-async fn storefront_tour(app: TestApp, b: Browser) {
-    let (first, last, email) = match b.locale {
-        Locale::En => ("Jane", "Doe", "jane.doe@example.com"),
-        Locale::Nl => ("Jan", "de Vries", "jan.devries@example.nl"),
-    };
-
-    b.goto("/").await;
-    b.page("store-01-home").await;
-
-    b.click_text(&b.t("nav-create-account")).await;
-    b.wait_path("/customer/account/create").await;
-    b.page("store-02-register").await;
-
-    // A first try with a mistake: no first name, and passwords that differ.
-    b.fill("#lastname", last).await;
-    b.fill("#email", email).await;
-    b.fill("#password", PASSWORD).await;
-    b.fill("#password_confirmation", "Tulip-garden-24").await;
-    b.submit("/customer/account/create", &b.t("register-button"))
-        .await;
-    b.wait_path("/customer/account/create").await;
-    let flashes = b.flashes().await;
-    let required = b.t("error-required-field");
-    assert!(
-        flashes.contains(&format!("{}: {required}", b.t("field-firstname"))),
-        "{flashes:?}"
-    );
-    assert!(flashes.contains(&b.t("password-mismatch")), "{flashes:?}");
-    b.assert_field_error("#firstname", &required).await;
-    b.assert_field_error("#password_confirmation", &b.t("password-mismatch"))
-        .await;
-    assert_eq!(
-        b.attr("#email", "value").await.as_deref(),
-        Some(email),
-        "the form keeps what was typed"
-    );
-    let (focused, _) = b.focused().await;
-    assert_eq!(
-        focused, "#firstname",
-        "the first field with an error has focus"
-    );
-    b.page("store-03-register-errors").await;
-
-    b.fill("#firstname", first).await;
-    b.fill("#password", PASSWORD).await;
-    b.fill("#password_confirmation", PASSWORD).await;
-    b.submit("/customer/account/create", &b.t("register-button"))
-        .await;
-    b.wait_path("/customer/account").await;
-    assert_eq!(b.flashes().await, vec![b.t("register-success")]);
-    b.page("store-04-account").await;
-
-    b.click_text(&b.t("account-change-password")).await;
-    b.wait_path("/customer/account/edit").await;
-    b.page("store-05-change-password").await;
-    b.fill("#current_password", "not-my-password").await;
-    b.fill("#password", NEW_PASSWORD).await;
-    b.fill("#password_confirmation", NEW_PASSWORD).await;
-    b.submit("/customer/account/edit", &b.t("edit-button"))
-        .await;
-    b.wait_path("/customer/account/edit").await;
-    b.assert_field_error("#current_password", &b.t("edit-wrong-current"))
-        .await;
-    let stops = b.tab_stops().await;
-    assert!(stops.iter().any(|s| s == "#password-reveal"), "{stops:?}");
-    b.page("store-05-change-password-wrong-current").await;
-
-    b.click_text(&b.t("nav-sign-out")).await;
-    b.wait_path("/").await;
-    assert_eq!(b.flashes().await, vec![b.t("logout-success")]);
-    b.page("store-06-signed-out").await;
-
-    b.click_text(&b.t("nav-sign-in")).await;
-    b.wait_path("/customer/account/login").await;
-    b.page("store-07-login").await;
-
-    b.fill("#email", email).await;
-    b.fill("#pass", "not-my-password").await;
-    b.submit("/customer/account/login", &b.t("login-button"))
-        .await;
-    b.wait_path("/customer/account/login").await;
-    assert_eq!(b.flashes().await, vec![b.t("login-failed")]);
-    b.page("store-08-login-failed").await;
-
-    b.click_text(&b.t("login-forgot-link")).await;
-    b.wait_path("/customer/account/forgotpassword").await;
-    b.page("store-09-forgot-password").await;
-
-    b.fill("#email_address", "jane.doe.example.com").await;
-    b.submit("/customer/account/forgotpassword", &b.t("forgot-button"))
-        .await;
-    b.wait_path("/customer/account/forgotpassword").await;
-    b.assert_field_error("#email_address", &b.t("error-email-invalid"))
-        .await;
-    b.page("store-10-forgot-password-invalid").await;
-
-    b.fill("#email_address", email).await;
-    b.submit("/customer/account/forgotpassword", &b.t("forgot-button"))
-        .await;
-    b.wait_path("/customer/account/login").await;
-    let sent = b.locale.t_with("forgot-sent", &[("email", email)]);
-    assert_eq!(b.flashes().await, vec![sent]);
-    b.page("store-11-reset-link-sent").await;
-
-    // The mail at the SMTP server, in the shopper's language.
-    let mail = wait_for_mail(&app, email, &b.t("email-reset-subject"), 1).await;
-    let text = mail.text();
-    assert!(text.contains(&b.t("email-reset-intro")), "{text}");
-    assert!(
-        text.contains(
-            &b.locale
-                .t_with("email-greeting", &[("name", &format!("{first} {last}"))])
-        )
-    );
-    let link = reset_link(&mail).expect("a reset link in the mail");
-    assert!(
-        link.starts_with(&app.address),
-        "{link} is built from BASE_URL"
-    );
-    b.show_mail(&mail, "mail-1-reset-link").await;
-
-    b.goto(&link).await;
-    b.wait_path("/customer/account/createPassword").await;
-    b.page("store-12-set-new-password").await;
-
-    b.fill("#password", "abc").await;
-    b.fill("#password_confirmation", "abd").await;
-    b.submit(
-        "/customer/account/createPassword",
-        &b.t("create-password-button"),
-    )
-    .await;
-    b.wait_path("/customer/account/createPassword").await;
-    let too_short = b.locale.t_with("password-too-short", &[("min", "6")]);
-    assert!(b.flashes().await.contains(&too_short));
-    b.assert_field_error("#password", &too_short).await;
-    b.assert_field_error("#password_confirmation", &b.t("password-mismatch"))
-        .await;
-    b.page("store-13-set-new-password-errors").await;
-
-    b.fill("#password", NEW_PASSWORD).await;
-    b.fill("#password_confirmation", NEW_PASSWORD).await;
-    b.submit(
-        "/customer/account/createPassword",
-        &b.t("create-password-button"),
-    )
-    .await;
-    b.wait_path("/customer/account/login").await;
-    assert_eq!(b.flashes().await, vec![b.t("password-updated")]);
-    b.page("store-14-password-updated").await;
-
-    // The old password no longer works; the new one does.
-    b.fill("#email", email).await;
-    b.fill("#pass", PASSWORD).await;
-    b.submit("/customer/account/login", &b.t("login-button"))
-        .await;
-    b.wait_path("/customer/account/login").await;
-    assert_eq!(b.flashes().await, vec![b.t("login-failed")]);
-    b.check().await;
-    b.fill("#email", email).await;
-    b.fill("#pass", NEW_PASSWORD).await;
-    b.submit("/customer/account/login", &b.t("login-button"))
-        .await;
-    b.wait_path("/customer/account").await;
-    b.check().await;
-    let changed = wait_for_mail(&app, email, &b.t("email-changed-subject"), 1).await;
-    assert!(changed.text().contains(&b.t("email-changed-intro")));
-    assert!(reset_link(&changed).is_none(), "the notice holds no link");
-    b.show_mail(&changed, "mail-2-password-changed").await;
-    b.goto("/customer/account").await;
-
-    // The used link again, signed out: expired.
-    b.click_text(&b.t("nav-sign-out")).await;
-    b.wait_path("/").await;
-    b.goto(&link).await;
-    b.wait_path("/customer/account/forgotpassword").await;
-    assert_eq!(b.flashes().await, vec![b.t("reset-link-expired")]);
-    b.page("store-15-reset-link-expired").await;
-
-    b.goto("/customer/account/no-such-page").await;
-    b.wait_path("/customer/account/no-such-page").await;
-    b.page_allowing("store-16-not-found", &["404"]).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storefront_password_recovery_in_english() {
-    with_browser(
-        "storefront_password_recovery_in_english",
-        Locale::En,
-        storefront_tour,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storefront_password_recovery_in_dutch() {
-    with_browser(
-        "storefront_password_recovery_in_dutch",
-        Locale::Nl,
-        storefront_tour,
-    )
-    .await;
-}
-
-/// The language follows the browser, then the footer switch, which sticks.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn language_follows_the_browser_then_the_footer_switch() {
-    with_browser(
-        "language_follows_the_browser_then_the_footer_switch",
-        Locale::En,
-        |app, b| async move {
-            let _serving = app;
-            b.goto("/customer/account/login").await;
-            b.check().await;
-            assert_eq!(b.attr("html", "lang").await.as_deref(), Some("en"));
-            b.click_text("Nederlands").await;
-            b.wait_path("/customer/account/login").await;
-            let dutch = Browser {
-                locale: Locale::Nl,
-                ..b.clone()
-            };
-            dutch.check().await;
-            assert_eq!(
-                b.find("h1").await.text().await.unwrap(),
-                Locale::Nl.t("login-title")
-            );
-            dutch.goto("/customer/account/forgotpassword").await;
-            dutch.check().await;
-            dutch.click_text("English").await;
-            dutch.wait_path("/customer/account/forgotpassword").await;
-            b.check().await;
-            assert_eq!(
-                b.find("h1").await.text().await.unwrap(),
-                Locale::En.t("forgot-title")
-            );
-        },
-    )
-    .await;
-}
-
-/// Keyboard only: every control on the sign-in page takes focus in order with
-/// a visible focus ring, the skip link works, and a shopper signs in without a
-/// mouse. On the register page the strength meter and show/hide work.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keyboard_only_sign_in_with_visible_focus() {
-    with_browser(
-        "keyboard_only_sign_in_with_visible_focus",
-        Locale::En,
-        |app, b| async move {
-            app.register("keys@example.com", PASSWORD).await;
-            b.goto("/customer/account/login").await;
-            b.check().await;
-
-            // The first Tab shows the skip link; Enter moves to the content.
-            b.press(&[Key::Tab]).await;
-            let (first, visible) = b.focused().await;
-            assert!(
-                first.contains(&b.t("nav-skip")),
-                "first stop is the skip link: {first}"
-            );
-            assert!(visible, "the skip link is visible when focused");
-
-            // Every stop on the page shows where the focus is.
-            let stops = b.tab_stops().await;
-            for expected in ["#email", "#pass", "#pass-reveal"] {
-                assert!(
-                    stops.iter().any(|s| s == expected),
-                    "{expected} is reachable by Tab: {stops:?}"
-                );
-            }
-            let email_at = stops.iter().position(|s| s == "#email").unwrap();
-            let pass_at = stops.iter().position(|s| s == "#pass").unwrap();
-            assert!(email_at < pass_at, "email before password: {stops:?}");
-
-            // Sign in with the keyboard alone.
-            b.goto("/customer/account/login").await;
-            b.press(&[Key::Tab, Key::Enter]).await;
-            let mut guard = 0;
-            loop {
-                b.press(&[Key::Tab]).await;
-                if b.focused().await.0 == "#email" {
-                    break;
-                }
-                guard += 1;
-                assert!(guard < 40, "Tab never reached #email");
-            }
-            b.type_text("keys@example.com").await;
-            b.press(&[Key::Tab]).await;
-            assert_eq!(b.focused().await.0, "#pass");
-            b.type_text(PASSWORD).await;
-            b.press(&[Key::Enter]).await;
-            b.wait_path("/customer/account").await;
-            b.check().await;
-            b.click_text(&b.t("nav-sign-out")).await;
-            b.wait_path("/").await;
-
-            // Strength meter and show/hide on the register page.
-            b.goto("/customer/account/create").await;
-            let meter = "#password-meter";
-            assert_eq!(b.attr(meter, "hidden").await, None, "the meter shows");
-            b.fill("#password", "abc").await;
-            let weak = b.find(meter).await.text().await.unwrap();
-            assert!(weak.contains(&b.t("password-strength-weak")), "{weak}");
-            b.fill("#password", "Correct-Horse-Battery-9").await;
-            let strong = b.find(meter).await.text().await.unwrap();
-            assert!(
-                strong.contains(&b.t("password-strength-very-strong")),
-                "{strong}"
-            );
-            assert_eq!(
-                b.attr("#password", "type").await.as_deref(),
-                Some("password")
-            );
-            b.find("#password-reveal").await.click().await.unwrap();
-            assert_eq!(b.attr("#password", "type").await.as_deref(), Some("text"));
-            b.find("#password-reveal").await.click().await.unwrap();
-            assert_eq!(
-                b.attr("#password", "type").await.as_deref(),
-                Some("password")
-            );
-            b.check().await;
-        },
-    )
-    .await;
-}
-
-const ADMIN_PASSWORD: &str = "Admin-lighthouse-31";
-
-/// A customer made through the domain, in `locale` (as if registered on a page
-/// in that language).
-async fn customer(app: &TestApp, first: &str, last: &str, email: &str, locale: Locale) -> i64 {
-    let registration = shop_accounts::accounts::customers::Registration {
-        firstname: first,
-        lastname: last,
-        email,
-        password: PASSWORD,
-        password_confirmation: PASSWORD,
-    };
-    shop_accounts::accounts::customers::register(&app.state, &registration, locale)
-        .await
-        .expect("register a customer")
-        .id
-}
-
-/// An administrator's day in one language: first-run setup, the All Customers
-/// grid (no match, a match), a customer, Force Sign In through its confirmation
-/// page (Cancel, then OK) and through the JavaScript confirm, Reset Password
-/// and the customer using the mailed link, Unlock, Password Options, the audit
-/// log, the mail queue, sign-out and sign-in.
-async fn admin_tour(app: TestApp, b: Browser) {
-    let (first, last, email) = match b.locale {
-        Locale::En => ("Jane", "Doe", "jane.doe@example.com"),
-        Locale::Nl => ("Jan", "de Vries", "jan.devries@example.nl"),
-    };
-    let id = customer(&app, first, last, email, b.locale).await;
-    for (f, l, e) in [
-        ("Ada", "Lovelace", "ada@example.com"),
-        ("Grace", "Hopper", "grace.hopper@example.org"),
-        ("Linus", "Pauling", "linus@example.net"),
-    ] {
-        customer(&app, f, l, e, b.locale).await;
-    }
-    let locked = customer(&app, "Lock", "Smith", "lock.smith@example.com", b.locale).await;
-    for _ in 0..10 {
-        let _ = shop_accounts::accounts::customers::sign_in(
-            &app.state,
-            "lock.smith@example.com",
-            "wrong-password-1",
-        )
-        .await;
-    }
-
-    // The customer is signed in on the storefront and holds an API token.
-    let shopper = app.client();
-    assert_eq!(
-        location(&shopper.sign_in(email, PASSWORD).await),
-        "/customer/account"
-    );
-    let token: String = shopper
-        .http
-        .post(shopper.url("/rest/V1/integration/customer/token"))
-        .json(&json!({ "username": email, "password": PASSWORD }))
-        .send()
-        .await
-        .expect("token request")
-        .json()
-        .await
-        .expect("a token");
-    let me = |token: String| {
-        let http = shopper.http.clone();
-        let url = shopper.url("/rest/V1/customers/me");
-        async move {
-            http.get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("GET me")
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(me(token.clone()).await, 200);
-
-    // First run: the one-time setup link creates the administrator.
-    let setup = shop_accounts::accounts::admins::setup::issue_if_needed(&app.state)
-        .await
-        .expect("setup token")
-        .expect("no administrator yet");
-    b.goto(&format!("/admin/setup?token={setup}")).await;
-    b.page("admin-01-setup").await;
-    b.fill("#name", "Ada Admin").await;
-    b.fill("#email", "admin@shop.test").await;
-    b.fill("#password", ADMIN_PASSWORD).await;
-    b.fill("#password_confirmation", ADMIN_PASSWORD).await;
-    b.find("form button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.wait_path("/admin/customers").await;
-    assert_eq!(b.flashes().await, vec![b.t("admin-setup-success")]);
-    b.tab_stops().await;
-    b.page("admin-02-customers").await;
-
-    b.fill("#q", "nobody-here").await;
-    b.click_text(&b.t("admin-grid-search-button")).await;
-    b.wait_path_prefix("/admin/customers?q=nobody-here&").await;
-    b.page("admin-03-customers-no-match").await;
-
-    // The grid matches the start of a name or address ("de Vries" is not found by "Vries").
-    let keyword = first;
-    b.fill("#q", keyword).await;
-    b.click_text(&b.t("admin-grid-search-button")).await;
-    b.wait_path_prefix(&format!("/admin/customers?q={keyword}&"))
-        .await;
-    b.page("admin-04-customers-search").await;
-
-    let view = format!("/admin/customers/{id}");
-    b.find(&format!("table.grid a[href=\"{view}\"]"))
-        .await
-        .click()
-        .await
-        .unwrap();
-    b.wait_path(&view).await;
-    b.tab_stops().await;
-    b.page("admin-05-customer").await;
-
-    // Force Sign In through the confirmation page: Cancel changes nothing, OK revokes.
-    let confirm = format!("{view}/force-sign-in");
-    b.goto(&confirm).await;
-    b.wait_path(&confirm).await;
-    let question = b.t("admin-force-confirm");
-    assert!(
-        b.find("main")
-            .await
-            .text()
-            .await
-            .unwrap()
-            .contains(&question)
-    );
-    b.page("admin-06-force-sign-in-confirm").await;
-    b.click_text(&b.t("admin-cancel")).await;
-    b.wait_path(&view).await;
-    assert!(b.flashes().await.is_empty());
-    assert_eq!(me(token.clone()).await, 200, "Cancel revoked nothing");
-    b.goto(&confirm).await;
-    b.submit(&confirm, &b.t("admin-ok")).await;
-    b.wait_path(&view).await;
-    assert_eq!(b.flashes().await, vec![b.t("admin-force-done")]);
-    b.page("admin-07-force-sign-in-done").await;
-    assert_eq!(me(token).await, 401, "the API token is revoked");
-    assert_eq!(
-        location(&shopper.get("/customer/account").await),
-        "/customer/account/login",
-        "the storefront session has ended"
-    );
-
-    // The same through the button's JavaScript confirm: dismiss, then accept.
-    let button = format!("form[action=\"{confirm}\"] button[type=submit]");
-    b.find(&button).await.click().await.unwrap();
-    assert_eq!(b.client.get_alert_text().await.unwrap(), question);
-    b.client.dismiss_alert().await.unwrap();
-    b.check().await;
-    assert_eq!(b.path().await, view);
-    b.find(&button).await.click().await.unwrap();
-    b.client.accept_alert().await.unwrap();
-    b.wait_path(&view).await;
-    assert_eq!(b.flashes().await, vec![b.t("admin-force-done")]);
-    b.check().await;
-
-    // Reset Password: the customer gets the link in their language and uses it.
-    b.submit(
-        &format!("{view}/reset-password"),
-        &b.t("admin-reset-password"),
-    )
-    .await;
-    b.wait_path(&view).await;
-    assert_eq!(b.flashes().await, vec![b.t("admin-reset-sent")]);
-    b.page("admin-08-reset-password-sent").await;
-    let mail = wait_for_mail(&app, email, &b.t("email-reset-subject"), 1).await;
-    let link = reset_link(&mail).expect("a reset link");
-    b.goto(&link).await;
-    b.wait_path("/customer/account/createPassword").await;
-    b.check().await;
-    b.fill("#password", NEW_PASSWORD).await;
-    b.fill("#password_confirmation", NEW_PASSWORD).await;
-    b.submit(
-        "/customer/account/createPassword",
-        &b.t("create-password-button"),
-    )
-    .await;
-    b.wait_path("/customer/account/login").await;
-    assert_eq!(b.flashes().await, vec![b.t("password-updated")]);
-    b.fill("#email", email).await;
-    b.fill("#pass", NEW_PASSWORD).await;
-    b.submit("/customer/account/login", &b.t("login-button"))
-        .await;
-    b.wait_path("/customer/account").await;
-    b.check().await;
-
-    // Unlock a locked customer.
-    let locked_view = format!("/admin/customers/{locked}");
-    b.goto(&locked_view).await;
-    b.page("admin-09-customer-locked").await;
-    b.submit(&format!("{locked_view}/unlock"), &b.t("admin-unlock"))
-        .await;
-    b.wait_path(&locked_view).await;
-    assert_eq!(b.flashes().await, vec![b.t("admin-unlocked")]);
-    assert!(
-        !b.exists(&format!("form[action=\"{locked_view}/unlock\"]"))
-            .await
-    );
-    b.check().await;
-
-    b.click_text(&b.t("admin-nav-config")).await;
-    b.wait_path("/admin/config/customer").await;
-    b.page("admin-10-password-options").await;
-    b.click_text(&b.t("admin-nav-audit")).await;
-    b.wait_path("/admin/audit").await;
-    b.page("admin-11-audit-log").await;
-    b.click_text(&b.t("admin-nav-mail")).await;
-    b.wait_path("/admin/mail").await;
-    b.page("admin-12-mail-queue").await;
-
-    // Sign out, a wrong password, then in again.
-    b.click_text(&b.t("nav-sign-out")).await;
-    b.wait_path("/admin/login").await;
-    b.page("admin-13-login").await;
-    b.fill("#email", "admin@shop.test").await;
-    b.fill("#pass", "not-the-password").await;
-    b.submit("/admin/login", &b.t("admin-login-button")).await;
-    b.wait_path("/admin/login").await;
-    assert_eq!(b.flashes().await, vec![b.t("login-failed")]);
-    b.page("admin-14-login-failed").await;
-    b.fill("#email", "admin@shop.test").await;
-    b.fill("#pass", ADMIN_PASSWORD).await;
-    b.submit("/admin/login", &b.t("admin-login-button")).await;
-    b.wait_path("/admin/customers").await;
-    b.check().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_reset_password_and_force_sign_in_in_english() {
-    with_browser(
-        "admin_reset_password_and_force_sign_in_in_english",
-        Locale::En,
-        admin_tour,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_reset_password_and_force_sign_in_in_dutch() {
-    with_browser(
-        "admin_reset_password_and_force_sign_in_in_dutch",
-        Locale::Nl,
-        admin_tour,
-    )
-    .await;
 }
