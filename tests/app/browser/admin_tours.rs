@@ -245,6 +245,7 @@ async fn admin_tour(app: TestApp, b: Browser) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "browser test: needs chromium and chromedriver; run with --include-ignored"]
 async fn admin_reset_password_and_force_sign_in_in_english() {
     with_browser(
         "admin_reset_password_and_force_sign_in_in_english",
@@ -255,6 +256,7 @@ async fn admin_reset_password_and_force_sign_in_in_english() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "browser test: needs chromium and chromedriver; run with --include-ignored"]
 async fn admin_reset_password_and_force_sign_in_in_dutch() {
     with_browser(
         "admin_reset_password_and_force_sign_in_in_dutch",

@@ -197,6 +197,7 @@ async fn storefront_tour(app: TestApp, b: Browser) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "browser test: needs chromium and chromedriver; run with --include-ignored"]
 async fn storefront_password_recovery_in_english() {
     with_browser(
         "storefront_password_recovery_in_english",
@@ -207,6 +208,7 @@ async fn storefront_password_recovery_in_english() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "browser test: needs chromium and chromedriver; run with --include-ignored"]
 async fn storefront_password_recovery_in_dutch() {
     with_browser(
         "storefront_password_recovery_in_dutch",
@@ -218,6 +220,7 @@ async fn storefront_password_recovery_in_dutch() {
 
 /// The language follows the browser, then the footer switch, which sticks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "browser test: needs chromium and chromedriver; run with --include-ignored"]
 async fn language_follows_the_browser_then_the_footer_switch() {
     with_browser(
         "language_follows_the_browser_then_the_footer_switch",
@@ -256,6 +259,7 @@ async fn language_follows_the_browser_then_the_footer_switch() {
 /// a visible focus ring, the skip link works, and a shopper signs in without a
 /// mouse. On the register page the strength meter and show/hide work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "browser test: needs chromium and chromedriver; run with --include-ignored"]
 async fn keyboard_only_sign_in_with_visible_focus() {
     with_browser(
         "keyboard_only_sign_in_with_visible_focus",
