@@ -15,6 +15,7 @@ use crate::accounts::admins;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::{MailWorker, Transport};
+use crate::recovery;
 use crate::secrets::ServerKeys;
 use crate::state::AppState;
 use crate::store::Db;
@@ -117,10 +118,13 @@ async fn janitor(state: AppState, mut stop: watch::Receiver<bool>) {
     let sessions = SessionStore::new(state.db.clone());
     loop {
         let now = state.now();
-        if let Err(e) = state.db.purge_recovery(now - 2 * 3600, now).await {
+        // Requests and guesses are kept until no limit window can count them.
+        let requests_before = now - recovery::limits::WINDOW_SECONDS;
+        if let Err(e) = state.db.purge_recovery(requests_before, now).await {
             tracing::warn!(error = %e, "cannot purge reset requests");
         }
-        if let Err(e) = state.db.purge_reset_token_failures(now - 2 * 3600).await {
+        let guesses_before = now - recovery::guessing::WINDOW_SECONDS;
+        if let Err(e) = state.db.purge_reset_token_failures(guesses_before).await {
             tracing::warn!(error = %e, "cannot purge reset token failures");
         }
         if let Err(e) = state.db.purge_mail(now - 30 * 24 * 3600).await {

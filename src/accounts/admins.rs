@@ -174,22 +174,26 @@ pub async fn sign_in(
     password: &str,
 ) -> Result<Admin, super::customers::SignInError> {
     use super::customers::SignInError;
-    let row = match Email::parse(email) {
+    let credentials = match Email::parse(email) {
         Ok(email) if password.chars().count() <= super::MAX_PASSWORD_LENGTH => {
-            state.db.admin_by_email_key(&email.key()).await?
+            state
+                .db
+                .credentials_by_email_key(AccountTable::Admins, &email.key())
+                .await?
         }
         _ => None,
     };
-    let record = row.as_ref().map(|r| lockout::SignInRecord {
-        id: r.id,
-        password_hash: &r.password_hash,
-        failed_sign_ins: r.failed_sign_ins,
-        locked_until: r.locked_until,
-    });
-    if !lockout::check_sign_in(state, AccountTable::Admins, record, password).await? {
+    let check =
+        lockout::check_sign_in(state, AccountTable::Admins, credentials.as_ref(), password).await?;
+    let Some(credentials) = credentials.filter(|_| check.is_correct()) else {
         return Err(SignInError::Failed);
-    }
-    row.and_then(Admin::from_row).ok_or(SignInError::Failed)
+    };
+    state
+        .db
+        .admin_by_id(credentials.id)
+        .await?
+        .and_then(Admin::from_row)
+        .ok_or(SignInError::Failed)
 }
 
 /// The administrator a session points at, if its stamp is still current.

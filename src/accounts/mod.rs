@@ -7,6 +7,7 @@ mod email;
 mod hashing;
 pub mod lockout;
 mod password;
+pub mod sign_out;
 
 pub use email::{Email, EmailError, MAX_EMAIL_LENGTH};
 pub use hashing::{PasswordHasher, hash_for_demo};

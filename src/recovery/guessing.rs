@@ -12,6 +12,8 @@ use crate::store::StoreError;
 /// Wrong tokens one client IP may present in an hour. Generous: a shopper
 /// clicking an old link a few times never meets it.
 pub const MAX_FAILURES_PER_HOUR: i64 = 20;
+/// The window those failures are counted in.
+pub const WINDOW_SECONDS: i64 = 3600;
 
 /// The hash of a presented token, or `None` when it is malformed (counted as a
 /// failure) or the client is over the limit.
@@ -23,7 +25,7 @@ pub async fn presented_hash(
     let ip = client_ip.to_string();
     let failures = state
         .db
-        .reset_token_failures_since(&ip, state.now() - 3600)
+        .reset_token_failures_since(&ip, state.now() - WINDOW_SECONDS)
         .await?;
     if failures >= MAX_FAILURES_PER_HOUR {
         metrics::counter!("shop_reset_token_guessing_refused_total").increment(1);

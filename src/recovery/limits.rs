@@ -1,6 +1,9 @@
 use crate::settings::PasswordOptions;
 use crate::store::RequestStats;
 
+/// Reset requests are counted over the last hour.
+pub const WINDOW_SECONDS: i64 = 3600;
+
 /// Magento's rule: at most N accepted requests per hour, and at least M minutes
 /// since the last one, for each counted key (IP, email). 0 turns a rule off.
 pub fn allows(stats: &RequestStats, now: i64, options: &PasswordOptions) -> bool {

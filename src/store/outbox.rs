@@ -36,6 +36,13 @@ pub struct MailQueueRow {
     pub sent_at: Option<i64>,
 }
 
+impl Tx {
+    /// Queues a rendered mail; it goes out once this transaction commits.
+    pub async fn enqueue_mail(&mut self, mail: &NewMail, now: i64) -> StoreResult<()> {
+        enqueue(self, mail, now).await
+    }
+}
+
 pub(super) async fn enqueue(tx: &mut Tx, mail: &NewMail, now: i64) -> StoreResult<()> {
     let sql = "INSERT INTO mail_outbox (recipient, kind, subject, body_text, body_html, next_attempt_at, created_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $6)";

@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery};
 use axum::response::Response;
 
 use super::grid::{GridParams, PAGE_SIZES, Pager, Slice};
-use super::guard::SignedInAdmin;
+use super::guard::{Allowed, SignedInAdmin, may};
 use super::{parse_id, query_params};
 use crate::accounts::admins::Permission;
 use crate::accounts::lockout;
@@ -155,8 +155,10 @@ fn row_view(admin: &SignedInAdmin, row: CustomerGridRow, now: i64) -> GridRowVie
     }
 }
 
-pub async fn grid(admin: SignedInAdmin, RawQuery(query): RawQuery) -> AppResult<Response> {
-    admin.require(Permission::ViewCustomers)?;
+pub async fn grid(
+    admin: Allowed<may::ViewCustomers>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Response> {
     let params = GridParams::parse(&query_params(query.as_deref()));
     let state = admin.state();
     let now = state.now();
@@ -259,8 +261,10 @@ struct CustomerPage {
     force_confirm: String,
 }
 
-pub async fn view(admin: SignedInAdmin, Path(id): Path<String>) -> AppResult<Response> {
-    admin.require(Permission::ViewCustomers)?;
+pub async fn view(
+    admin: Allowed<may::ViewCustomers>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
     let state = admin.state();
     let customer = find(state, &id).await?;
     let now = state.now();
