@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use base64::Engine;
 use shop_accounts::clock::Clock;
+use shop_accounts::config::MetricsListen;
 use shop_accounts::state::AppState;
 use shop_accounts::store::Db;
 use shop_accounts::{Application, Config};
@@ -97,11 +98,17 @@ async fn drop_stale_databases(pool: &sqlx::PgPool) {
         // Only databases of test processes that have ended: test runs in other
         // checkouts may be running beside this one.
         let stale = ours.into_iter().filter(|name| {
-            let pid = name.trim_start_matches("sa_t_").split('_').next().unwrap_or("");
+            let pid = name
+                .trim_start_matches("sa_t_")
+                .split('_')
+                .next()
+                .unwrap_or("");
             !std::path::Path::new("/proc").join(pid).exists()
         });
         for name in stale {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(pool).await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(pool)
+                .await;
         }
     })
     .await;
@@ -109,6 +116,8 @@ async fn drop_stale_databases(pool: &sqlx::PgPool) {
 
 pub struct TestApp {
     pub address: String,
+    /// Where `GET /metrics` is served (its own listener, never the public one).
+    pub metrics_address: String,
     pub state: AppState,
     pub smtp: SmtpSink,
     pub backend: Backend,
@@ -153,6 +162,7 @@ impl TestApp {
         config.base_url = format!("http://127.0.0.1:{port}").parse().unwrap();
         config.smtp_url = Some(smtp.url());
         config.support_email = "help@shop.test".into();
+        config.metrics_listen = MetricsListen(Some("127.0.0.1:0".parse().unwrap()));
         // Each test client sends its own X-Forwarded-For, so each is a distinct visitor.
         config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
         adjust(&mut config);
@@ -162,6 +172,10 @@ impl TestApp {
             .await
             .expect("build app");
         let state = app.state().clone();
+        let metrics_address = app
+            .metrics_port()
+            .map(|port| format!("http://127.0.0.1:{port}"))
+            .unwrap_or_default();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until_stopped(async {
@@ -172,6 +186,7 @@ impl TestApp {
         });
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
+            metrics_address,
             state,
             smtp,
             backend,
@@ -213,6 +228,16 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
+    }
+
+    /// The Prometheus text from the metrics listener.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.metrics_address))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .unwrap()
     }
 
     pub fn db(&self) -> &Db {
