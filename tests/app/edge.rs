@@ -122,6 +122,49 @@ store_test!(
 );
 
 store_test!(
+    shutdown_finishes_requests_in_flight_and_closes_idle_connections,
+    |app: TestApp| async move {
+        let mut app = app;
+        let address = socket_of(&app.address);
+        let mut silent = TcpStream::connect(&address).await.unwrap();
+        // A request whose body is still arriving when the shutdown begins (with
+        // a form seed cookie, so the CSRF check waits to read the form).
+        let mut busy = TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /customer/account/login HTTP/1.1\r\nHost: shop.test\r\n\
+             Cookie: form_seed={}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 11\r\n\r\nemail=",
+            "s".repeat(43)
+        );
+        busy.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stopping = tokio::spawn(async move {
+            app.stop().await;
+            app
+        });
+        let closed = closed_within(&mut silent, Duration::from_secs(5)).await;
+        assert!(closed.is_some(), "an idle connection is closed at shutdown");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !stopping.is_finished(),
+            "the shutdown waits for the request"
+        );
+        busy.write_all(b"a%40b").await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), busy.read_to_end(&mut answer))
+            .await
+            .expect("the request is answered and the connection closed")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        tokio::time::timeout(Duration::from_secs(10), stopping)
+            .await
+            .expect("the server stops once drained")
+            .unwrap();
+    }
+);
+
+store_test!(
     the_language_switch_returns_only_to_local_paths,
     |app: TestApp| async move {
         let client = app.client();
