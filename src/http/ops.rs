@@ -113,6 +113,10 @@ fn local_path(back: &str) -> Option<String> {
     if url.origin() != origin.origin() {
         return None;
     }
+    // Dot segments can fold into a leading `//` (`/.//evil`): check the result too.
+    if url.path().starts_with("//") {
+        return None;
+    }
     Some(match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_string(),
@@ -165,6 +169,7 @@ mod tests {
             local_path("/admin/customers?page=2").as_deref(),
             Some("/admin/customers?page=2")
         );
+        assert_eq!(local_path("/a/./b/../c").as_deref(), Some("/a/c"));
     }
 
     #[test]
@@ -188,6 +193,9 @@ mod tests {
             "javascript:alert(1)",
             "evil.example",
             "./x",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/a/../..//evil.example",
         ] {
             assert_eq!(local_path(back), None, "{back:?}");
         }

@@ -178,6 +178,7 @@ store_test!(
             "%2F%2Fevil",
             "/%0D%0ASet-Cookie:x=y",
             "/%20/evil",
+            "/.//evil",
         ] {
             let response = client.get(&format!("/language/en?back={back}")).await;
             assert_eq!(response.status(), 303, "{back}");
