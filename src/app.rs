@@ -1,7 +1,6 @@
-//! Builds the application: database, keys, router, listener and mail worker.
+//! Builds the application: database, keys, router, listeners and mail worker.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use crate::accounts::PasswordHasher;
 use crate::accounts::admins;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::http::{self, ConnectionLimits};
 use crate::mail::{MailWorker, Transport};
 use crate::recovery;
 use crate::secrets::ServerKeys;
@@ -23,6 +23,8 @@ use crate::store::sessions::SessionStore;
 
 pub struct Application {
     listener: TcpListener,
+    /// `GET /metrics`, apart from the public listener (none when METRICS_LISTEN is empty).
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     worker: MailWorker,
 }
@@ -60,6 +62,14 @@ impl Application {
         let listener = TcpListener::bind(state.config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (LISTEN)", state.config.listen))?;
+        let metrics_listener = match state.config.metrics_listen.0 {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (METRICS_LISTEN)"))?,
+            ),
+            None => None,
+        };
         if let Some(token) = admins::setup::issue_if_needed(&state).await? {
             let base = state.config.base();
             // The one deliberate exception to "no token in the log": it is how the
@@ -70,6 +80,7 @@ impl Application {
         }
         Ok(Application {
             listener,
+            metrics_listener,
             state,
             worker,
         })
@@ -77,6 +88,12 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The port `GET /metrics` is served on, if METRICS_LISTEN is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let listener = self.metrics_listener.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -90,20 +107,37 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application {
             listener,
+            metrics_listener,
             state,
             worker,
         } = self;
+        // Requests stop first; the mail worker and janitor once they drained.
+        let (serving_tx, serving_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = serving_tx.send(true);
+        });
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(worker.run(stop_rx.clone()));
         let janitor = tokio::spawn(janitor(state.clone(), stop_rx));
+        let limits = ConnectionLimits::of(&state.config);
+        let metrics = metrics_listener.map(|listener| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "serving metrics");
+            }
+            tokio::spawn(http::serve(
+                listener,
+                http::metrics_router(),
+                limits,
+                serving_rx.clone(),
+            ))
+        });
         tracing::info!(address = %listener.local_addr()?, database = state.db.backend_name(), "serving");
-        let app = crate::http::router(state.clone());
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        let app = http::router(state.clone());
+        http::serve(listener, app, limits, serving_rx).await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         let _ = stop_tx.send(true);
         let _ = worker.await;
         let _ = janitor.await;

@@ -42,30 +42,51 @@ pub fn locale_of(headers: &HeaderMap, config: &Config) -> Locale {
 }
 
 /// The client's address: the peer, or — when the peer is a trusted proxy — the
-/// rightmost X-Forwarded-For address that is not itself a trusted proxy.
+/// first X-Forwarded-For entry, walking from the right, that is not itself a
+/// trusted proxy. An entry that does not parse ends the walk at the last trusted
+/// hop: skipping it would let a value the client wrote further left win.
 pub fn client_ip(parts: &Parts, config: &Config) -> IpAddr {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip().to_canonical())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let trusted = |ip: &IpAddr| config.trusted_proxies.iter().any(|net| net.contains(ip));
-    if !trusted(&peer) {
-        return peer;
-    }
-    let forwarded: Vec<IpAddr> = parts
+    let forwarded: Vec<Option<&str>> = parts
         .headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .flat_map(|value| match value.to_str() {
+            Ok(list) => list.split(',').map(Some).collect(),
+            Err(_) => vec![None], // not text: unparseable
+        })
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted(ip))
-        .unwrap_or(peer)
+    let mut hop = peer;
+    for entry in forwarded.into_iter().rev() {
+        if !trusted(&hop) {
+            break;
+        }
+        match entry.and_then(forwarded_ip) {
+            Some(ip) => hop = ip,
+            None => break,
+        }
+    }
+    hop
+}
+
+/// One X-Forwarded-For entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`,
+/// `[2001:db8::1]` or `[2001:db8::1]:443`; anything else (`unknown`) is `None`.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    let ip = entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            let inner = entry.strip_prefix('[')?.strip_suffix(']')?;
+            inner.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+        })?;
+    Some(ip.to_canonical())
 }
 
 /// The client IP as an extractor, for the REST API.
@@ -323,5 +344,89 @@ impl Visitor {
             .insert(ADMIN_STAMP, &admin.security_stamp)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn ip_of(peer: &str, forwarded: &[&str]) -> IpAddr {
+        let mut config = Config::with_database("sqlite::memory:");
+        config.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()];
+        let mut request = Request::builder();
+        for value in forwarded {
+            request = request.header("x-forwarded-for", *value);
+        }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        let peer: SocketAddr = peer.parse().unwrap();
+        parts.extensions.insert(ConnectInfo(peer));
+        client_ip(&parts, &config)
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        assert_eq!(ip_of("203.0.113.9:4000", &["1.1.1.1"]), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_entry_is_the_client() {
+        let chain = ["6.6.6.6, 198.51.100.7, 10.0.0.2"];
+        assert_eq!(ip_of("10.0.0.1:4000", &chain), ip("198.51.100.7"));
+        // Several headers count as one list, in order.
+        let split = ["6.6.6.6", "198.51.100.7", "10.0.0.2"];
+        assert_eq!(ip_of("10.0.0.1:4000", &split), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn entries_with_ports_parse() {
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, 198.51.100.7:5678"]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, [2001:db8::1]:443"]),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, [2001:db8::1]"]),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, 2001:db8::2"]),
+            ip("2001:db8::2")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["::ffff:198.51.100.8"]),
+            ip("198.51.100.8")
+        );
+    }
+
+    #[test]
+    fn an_unparseable_entry_stops_at_the_last_trusted_hop() {
+        // The attacker's left-hand value never wins by hiding behind garbage.
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, unknown"]),
+            ip("10.0.0.1")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, garbage:x, 10.0.0.3"]),
+            ip("10.0.0.3")
+        );
+        assert_eq!(ip_of("10.0.0.1:4000", &["6.6.6.6,"]), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn only_trusted_hops_means_the_leftmost_of_them() {
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["10.0.0.3, 10.0.0.2"]),
+            ip("10.0.0.3")
+        );
+        assert_eq!(ip_of("10.0.0.1:4000", &[]), ip("10.0.0.1"));
     }
 }

@@ -10,7 +10,10 @@ mod error_pages;
 pub mod errors;
 mod ops;
 pub mod page;
+mod server;
 mod storefront;
+
+pub use server::{ConnectionLimits, serve};
 
 use std::time::Duration;
 
@@ -60,13 +63,16 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-/// The query string for the log: dropped whenever it may carry a secret.
+/// The query string for the log: dropped whole whenever a key may name a
+/// secret. Keys are judged as the application reads them (percent-decoded, `+`
+/// as space), so `?%74oken=…` is caught as well as `?token=…`.
 fn loggable_query(query: Option<&str>) -> &str {
-    match query {
-        Some(q) if q.to_ascii_lowercase().contains("token") => "[redacted]",
-        Some(q) => q,
-        None => "",
-    }
+    let Some(query) = query else {
+        return "";
+    };
+    let secret = url::form_urlencoded::parse(query.as_bytes())
+        .any(|(key, _)| key.to_lowercase().contains("token"));
+    if secret { "[redacted]" } else { query }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -166,6 +172,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The metrics listener's router: `GET /metrics` and nothing else.
+pub fn metrics_router() -> Router {
+    ops::metrics_router()
+}
+
 /// Installs the metrics recorder (idempotent).
 pub fn ops_metrics() {
     ops::metrics_handle();
@@ -180,5 +191,20 @@ mod tests {
             super::loggable_query(Some("q=jane&page=2")),
             "q=jane&page=2"
         );
+        assert_eq!(super::loggable_query(None), "");
+    }
+
+    #[test]
+    fn encoded_token_keys_are_redacted_too() {
+        for query in [
+            "%74oken=abc",
+            "%54OKEN=abc",
+            "q=1&reset%5Ftoken=abc",
+            "api+Token=abc",
+            "x=1&%74%6F%6B%65%6E=abc",
+            "Token=abc&q=jane",
+        ] {
+            assert_eq!(super::loggable_query(Some(query)), "[redacted]", "{query}");
+        }
     }
 }

@@ -22,7 +22,7 @@ pub async fn presented_hash(
     token: &str,
     client_ip: IpAddr,
 ) -> Result<Option<String>, StoreError> {
-    let ip = client_ip.to_string();
+    let ip = super::limits::limit_key(client_ip);
     let failures = state
         .db
         .reset_token_failures_since(&ip, state.now() - WINDOW_SECONDS)
@@ -43,6 +43,6 @@ pub async fn presented_hash(
 pub async fn record_failure(state: &AppState, client_ip: IpAddr) -> Result<(), StoreError> {
     state
         .db
-        .record_reset_token_failure(&client_ip.to_string(), state.now())
+        .record_reset_token_failure(&super::limits::limit_key(client_ip), state.now())
         .await
 }

@@ -83,9 +83,10 @@ async fn send_link(
 ) -> Result<(), RequestError> {
     let protection = options.protection_type;
     let (client_ip, audit) = match requester {
-        Requester::Visitor { client_ip } => {
-            (protection.counts_ip().then(|| client_ip.to_string()), None)
-        }
+        Requester::Visitor { client_ip } => (
+            protection.counts_ip().then(|| limits::limit_key(client_ip)),
+            None,
+        ),
         Requester::Admin { audit } => (None, Some(audit)),
     };
     let keys = RequestKeys {

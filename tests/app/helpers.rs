@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use base64::Engine;
 use shop_accounts::clock::Clock;
+use shop_accounts::config::MetricsListen;
 use shop_accounts::state::AppState;
 use shop_accounts::store::Db;
 use shop_accounts::{Application, Config};
@@ -126,6 +127,8 @@ async fn drop_stale_databases(pool: &sqlx::PgPool) {
 
 pub struct TestApp {
     pub address: String,
+    /// Where `GET /metrics` is served (its own listener, never the public one).
+    pub metrics_address: String,
     pub state: AppState,
     pub smtp: SmtpSink,
     pub backend: Backend,
@@ -170,6 +173,7 @@ impl TestApp {
         config.base_url = format!("http://127.0.0.1:{port}").parse().unwrap();
         config.smtp_url = Some(smtp.url());
         config.support_email = "help@shop.test".into();
+        config.metrics_listen = MetricsListen(Some("127.0.0.1:0".parse().unwrap()));
         // Each test client sends its own X-Forwarded-For, so each is a distinct visitor.
         config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
         adjust(&mut config);
@@ -179,6 +183,10 @@ impl TestApp {
             .await
             .expect("build app");
         let state = app.state().clone();
+        let metrics_address = app
+            .metrics_port()
+            .map(|port| format!("http://127.0.0.1:{port}"))
+            .unwrap_or_default();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until_stopped(async {
@@ -189,6 +197,7 @@ impl TestApp {
         });
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
+            metrics_address,
             state,
             smtp,
             backend,
@@ -230,6 +239,16 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
+    }
+
+    /// The Prometheus text from the metrics listener.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.metrics_address))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .unwrap()
     }
 
     pub fn db(&self) -> &Db {

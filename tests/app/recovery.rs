@@ -1105,7 +1105,7 @@ store_test!(
         app.client().request_reset("metrics@example.com").await;
         app.smtp.wait_for(1).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let metrics = app.client().get_text("/metrics").await;
+        let metrics = app.metrics().await;
         for name in [
             "shop_mail_queued_total",
             "shop_mail_sent_total",
