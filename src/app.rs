@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::http::{self, ConnectionLimits};
 use crate::mail::{MailWorker, Transport};
 use crate::recovery;
-use crate::secrets::ServerKeys;
+use crate::secrets::{ServerKeys, load_sealing_keys};
 use crate::state::AppState;
 use crate::store::Db;
 use crate::store::sessions::SessionStore;
@@ -46,6 +46,7 @@ impl Application {
     ) -> anyhow::Result<Application> {
         crate::http::ops_metrics();
         let keys = ServerKeys::load_or_create(&db).await?;
+        let sealing = load_sealing_keys(config.secret_key.as_ref(), &db)?;
         let hasher = PasswordHasher::default();
         let warm = hasher.clone();
         tokio::task::spawn_blocking(move || warm.warm_up()).await?;
@@ -55,6 +56,7 @@ impl Application {
             clock,
             hasher,
             keys,
+            sealing,
             mail_queued: Arc::new(Notify::new()),
         };
         let transport = Transport::from_config(&state.config)?;
@@ -202,12 +204,14 @@ pub async fn tool_state(config: Config) -> anyhow::Result<AppState> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let keys = ServerKeys::load_or_create(&db).await?;
+    let sealing = load_sealing_keys(config.secret_key.as_ref(), &db)?;
     Ok(AppState {
         db,
         config: Arc::new(config),
         clock: Arc::new(Clock::default()),
         hasher: PasswordHasher::default(),
         keys,
+        sealing,
         mail_queued: Arc::new(Notify::new()),
     })
 }

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use url::Url;
 
 use crate::i18n::Locale;
+use crate::secrets::SecretKey;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -147,6 +148,12 @@ pub struct Config {
     /// Where .eml files are written when SMTP_URL is unset.
     #[arg(long, env = "MAIL_DIR", default_value = "var/mail", global = true)]
     pub mail_dir: PathBuf,
+
+    /// Seals stored secrets a database dump must not reveal (pending reset links);
+    /// at least 32 characters, the same on every instance. Unset: a key file beside
+    /// a SQLite database; on PostgreSQL those secrets are then stored in clear.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<SecretKey>,
 }
 
 /// `METRICS_LISTEN`: an address, or nothing (an empty value turns metrics off).

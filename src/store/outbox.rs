@@ -1,6 +1,8 @@
 use super::{Db, StoreResult, Tx, on_pool, on_tx};
 
-/// A rendered email waiting in the outbox.
+/// A rendered email for the outbox. The bodies are as they are stored: sealed
+/// by `mail::compose` when the instance has a sealing key (they may hold a live
+/// reset link), opened by the mail worker at send time.
 #[derive(Debug, Clone)]
 pub struct NewMail {
     pub recipient: String,
@@ -10,7 +12,7 @@ pub struct NewMail {
     pub body_html: String,
 }
 
-/// A message claimed by one worker for one delivery attempt.
+/// A message claimed by one worker for one delivery attempt (bodies as stored).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedMail {
     pub id: i64,

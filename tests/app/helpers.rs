@@ -176,6 +176,14 @@ impl TestApp {
         config.metrics_listen = MetricsListen(Some("127.0.0.1:0".parse().unwrap()));
         // Each test client sends its own X-Forwarded-For, so each is a distinct visitor.
         config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        if backend == Backend::Postgres {
+            // The sealed path is the one the suite runs (SQLite seals with its key file).
+            config.secret_key = Some(
+                "test-secret-key-of-postgres-test-instances"
+                    .parse()
+                    .unwrap(),
+            );
+        }
         adjust(&mut config);
         let db = Db::connect(&database_url).await.expect("connect");
         db.migrate().await.expect("migrate");

@@ -13,4 +13,5 @@ mod edge;
 mod grid_search;
 mod lockout;
 mod recovery;
+mod seal;
 mod storefront;

@@ -1,4 +1,11 @@
-//! Random tokens, their hashes, and the server keys kept in the database.
+//! Random tokens, their hashes, the server keys kept in the database, and the
+//! sealing key that is kept out of it.
+
+mod key_source;
+pub mod sealing;
+
+pub use key_source::{KEY_FILE_NAME, load_sealing_keys};
+pub use sealing::{OpenError, SealingKey, SealingKeys, SecretKey};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
