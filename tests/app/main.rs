@@ -11,4 +11,5 @@ mod api;
 mod browser;
 mod grid_search;
 mod recovery;
+mod sessions;
 mod storefront;
