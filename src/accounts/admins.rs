@@ -1,6 +1,8 @@
 //! Administrator accounts and what each role may do.
 
-use crate::accounts::{Email, Password, PasswordProblem, lockout, new_security_stamp};
+use crate::accounts::{
+    Email, NameError, Password, PasswordProblem, PersonName, lockout, new_security_stamp,
+};
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
 use crate::store::{self, AccountTable, AdminRow, StoreError};
@@ -83,8 +85,8 @@ impl Admin {
 pub enum CreateAdminError {
     #[error("{0}")]
     InvalidEmail(&'static str),
-    #[error("the name is empty or too long")]
-    InvalidName,
+    #[error("{0}")]
+    InvalidName(NameError),
     #[error("the password breaks the policy: {0:?}")]
     Policy(Vec<PasswordProblem>),
     #[error("there is already an administrator with this email address")]
@@ -106,7 +108,7 @@ impl From<StoreError> for CreateAdminError {
 struct NewAdmin {
     email: Email,
     email_key: String,
-    name: String,
+    name: PersonName,
     hash: String,
     security_stamp: String,
     created_at: i64,
@@ -117,7 +119,7 @@ impl NewAdmin {
         store::NewAdmin {
             email: self.email.as_str(),
             email_key: &self.email_key,
-            name: &self.name,
+            name: self.name.as_str(),
             role: role.code(),
             password_hash: &self.hash,
             security_stamp: &self.security_stamp,
@@ -134,10 +136,7 @@ async fn check_new_admin(
     confirmation: Option<&str>,
 ) -> Result<NewAdmin, CreateAdminError> {
     let email = Email::parse(email).map_err(|e| CreateAdminError::InvalidEmail(e.message_key()))?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 255 {
-        return Err(CreateAdminError::InvalidName);
-    }
+    let name = PersonName::parse(name).map_err(CreateAdminError::InvalidName)?;
     let options = PasswordOptions::load(&state.db).await?;
     let password = Password::new(password, confirmation, &email, &options.policy())
         .map_err(CreateAdminError::Policy)?;
@@ -145,7 +144,7 @@ async fn check_new_admin(
     Ok(NewAdmin {
         email_key: email.key(),
         email,
-        name: name.to_string(),
+        name,
         hash,
         security_stamp: new_security_stamp(),
         created_at: state.now(),

@@ -9,8 +9,6 @@ use crate::state::AppState;
 use crate::store::{AccountTable, AuditEntry, CustomerRow, NewCustomer, StoreError};
 use crate::work::Work;
 
-pub const MAX_NAME_LENGTH: usize = 255;
-
 #[derive(Debug, Default)]
 pub struct Registration<'a> {
     pub firstname: &'a str,
@@ -57,17 +55,6 @@ impl From<StoreError> for RegisterError {
     }
 }
 
-fn check_name(name: &str) -> Option<&'static str> {
-    let name = name.trim();
-    if name.is_empty() {
-        Some("error-required-field")
-    } else if name.chars().count() > MAX_NAME_LENGTH || name.chars().any(char::is_control) {
-        Some("error-name-invalid")
-    } else {
-        None
-    }
-}
-
 pub async fn register(
     state: &AppState,
     form: &Registration<'_>,
@@ -76,9 +63,11 @@ pub async fn register(
     let options = PasswordOptions::load(&state.db)
         .await
         .map_err(anyhow::Error::from)?;
+    let firstname = super::PersonName::parse(form.firstname);
+    let lastname = super::PersonName::parse(form.lastname);
     let mut errors = FormErrors {
-        firstname: check_name(form.firstname),
-        lastname: check_name(form.lastname),
+        firstname: firstname.as_ref().err().map(|e| e.message_key()),
+        lastname: lastname.as_ref().err().map(|e| e.message_key()),
         ..FormErrors::default()
     };
     let email = match Email::parse(form.email) {
@@ -102,12 +91,11 @@ pub async fn register(
             }
         }
     });
-    let (Some(email), Some(password)) = (email, password) else {
+    let (Some(email), Some(password), Ok(firstname), Ok(lastname)) =
+        (email, password, firstname, lastname)
+    else {
         return Err(RegisterError::Invalid(errors));
     };
-    if !errors.is_empty() {
-        return Err(RegisterError::Invalid(errors));
-    }
     let hash = state.hasher.hash(&password).await?;
     let now = state.now();
     let id = state
@@ -115,8 +103,8 @@ pub async fn register(
         .insert_customer(&NewCustomer {
             email: email.as_str(),
             email_key: &email.key(),
-            firstname: form.firstname.trim(),
-            lastname: form.lastname.trim(),
+            firstname: firstname.as_str(),
+            lastname: lastname.as_str(),
             password_hash: &hash,
             security_stamp: &new_security_stamp(),
             locale: locale.code(),

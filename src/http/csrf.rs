@@ -108,7 +108,8 @@ fn decodes_as_utf8(body: &[u8]) -> bool {
 }
 
 pub async fn protect(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let existing = cookies::get(request.headers(), COOKIE).filter(|s| s.len() == 43);
+    let existing = cookies::get(request.headers(), COOKIE, state.config.secure_cookies())
+        .filter(|s| s.len() == 43);
     let seed = CsrfSeed(existing.clone().unwrap_or_else(random_token));
     let unsafe_method = !matches!(
         *request.method(),

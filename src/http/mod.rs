@@ -39,14 +39,18 @@ use crate::store::sessions::SessionStore;
 pub const STOREFRONT_COOKIE: &str = "shop_session";
 pub const ADMIN_COOKIE: &str = "admin_session";
 
+/// A session layer: the cookie named by `cookies::name` (`__Host-…` over
+/// https), Path=/ and no Domain, ended after `idle` without a request. The
+/// absolute lifetime of a sign-in is kept in the session itself (context.rs).
 fn sessions(
     store: &SessionStore,
-    name: &'static str,
+    base_name: &str,
     idle: time::Duration,
     secure: bool,
 ) -> SessionManagerLayer<SessionStore> {
     SessionManagerLayer::new(store.clone())
-        .with_name(name)
+        .with_name(cookies::name(base_name, secure))
+        .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
@@ -86,17 +90,12 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions(
             &store,
             STOREFRONT_COOKIE,
-            time::Duration::hours(8),
+            context::STOREFRONT_IDLE,
             secure,
         ));
     let admin = admin::router()
         .layer(from_fn_with_state(state.clone(), error_pages::render))
-        .layer(sessions(
-            &store,
-            ADMIN_COOKIE,
-            time::Duration::hours(2),
-            secure,
-        ));
+        .layer(sessions(&store, ADMIN_COOKIE, context::ADMIN_IDLE, secure));
 
     let html = Router::new()
         .merge(storefront)

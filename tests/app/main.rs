@@ -14,4 +14,5 @@ mod grid_search;
 mod lockout;
 mod recovery;
 mod seal;
+mod sessions;
 mod storefront;

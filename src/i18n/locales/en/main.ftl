@@ -260,3 +260,7 @@ admin-mail-status-pending = Pending
 admin-mail-status-sending = Sending
 admin-mail-status-sent = Sent
 admin-mail-status-failed = Failed
+
+# sess
+error-control-characters = Please remove the control characters (such as NUL or a line break).
+password-has-control-characters = The password can't contain control characters.

@@ -260,3 +260,7 @@ admin-mail-status-pending = In afwachting
 admin-mail-status-sending = Wordt verzonden
 admin-mail-status-sent = Verzonden
 admin-mail-status-failed = Mislukt
+
+# sess
+error-control-characters = Verwijder de stuurtekens (zoals NUL of een regeleinde).
+password-has-control-characters = Het wachtwoord mag geen stuurtekens bevatten.
