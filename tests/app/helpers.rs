@@ -293,6 +293,10 @@ impl TestApp {
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
+            // The server closes a kept-alive connection after 10 s without a
+            // request; a client that reused one at that moment would see it
+            // dropped. Browsers and proxies keep idle connections shorter too.
+            .pool_idle_timeout(std::time::Duration::from_secs(4))
             .build()
             .unwrap();
         Client {

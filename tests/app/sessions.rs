@@ -60,6 +60,7 @@ impl PlantedBrowser {
             .cookie_provider(jar)
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
+            .pool_idle_timeout(std::time::Duration::from_secs(4))
             .build()
             .unwrap();
         PlantedBrowser {
