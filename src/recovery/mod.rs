@@ -56,7 +56,12 @@ pub async fn request_reset(
     send_link(state, &email, customer.as_ref(), &options, requester).await
 }
 
-/// The admin's Reset Password for a known customer.
+/// The audit action of an administrator's Reset Password that the request
+/// limit refused: no link was sent, but the attempt is on record.
+pub const AUDIT_RESET_REFUSED: &str = "reset_password_refused";
+
+/// The admin's Reset Password for a known customer. A refusal by the limit is
+/// audited too (as `AUDIT_RESET_REFUSED`).
 pub async fn admin_reset(
     state: &AppState,
     customer: &CustomerRow,
@@ -64,14 +69,23 @@ pub async fn admin_reset(
 ) -> Result<(), RequestError> {
     let email = Email::parse(&customer.email).map_err(RequestError::InvalidEmail)?;
     let options = PasswordOptions::load(&state.db).await?;
-    send_link(
+    let result = send_link(
         state,
         &email,
         Some(customer),
         &options,
         Requester::Admin { audit },
     )
-    .await
+    .await;
+    if let Err(RequestError::Limited) = &result {
+        let refused = AuditEntry {
+            action: AUDIT_RESET_REFUSED,
+            detail: "limit".to_string(),
+            ..audit.clone()
+        };
+        state.db.insert_audit(&refused).await?;
+    }
+    result
 }
 
 async fn send_link(

@@ -35,13 +35,6 @@ pub async fn reset_password(
                 .await?
         }
         Err(RequestError::Limited) => {
-            // Nothing was sent, but the attempt is still the admin's action on record.
-            let refused = admin.audit_entry(
-                audit::RESET_PASSWORD_REFUSED,
-                Some(customer.id),
-                "limit".to_string(),
-            );
-            state.db.insert_audit(&refused).await?;
             let support = state.config.support_email.clone();
             let text = visitor.t_with("reset-limit", &[("support", &support)]);
             visitor.flash(FlashKind::Error, text).await?;

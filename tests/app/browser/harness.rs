@@ -407,10 +407,29 @@ impl Browser {
         out
     }
 
-    /// The input is marked invalid and its description holds `message`.
+    /// The input is marked invalid and its description holds `message`. Waits
+    /// for it: a form that posts back to its own path shows the answer without
+    /// a change of path to wait for.
     pub async fn assert_field_error(&self, css: &str, message: &str) {
-        let described: String = self
-            .client
+        let mut described = self.field_state(css).await;
+        for _ in 0..200 {
+            if described.starts_with("true|") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            described = self.field_state(css).await;
+        }
+        let (invalid, description) = described.split_once('|').unwrap_or(("", ""));
+        assert_eq!(invalid, "true", "{css} is marked aria-invalid");
+        assert!(
+            description.contains(message),
+            "{css} is described by {message:?}; its description is {description:?}"
+        );
+    }
+
+    /// `aria-invalid|the text of its description` of one input.
+    async fn field_state(&self, css: &str) -> String {
+        self.client
             .execute(
                 "const el = document.querySelector(arguments[0]);
                  return el.getAttribute('aria-invalid') + '|' +
@@ -420,16 +439,9 @@ impl Browser {
                 vec![json!(css)],
             )
             .await
-            .expect("script")
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        let (invalid, description) = described.split_once('|').unwrap_or(("", ""));
-        assert_eq!(invalid, "true", "{css} is marked aria-invalid");
-        assert!(
-            description.contains(message),
-            "{css} is described by {message:?}; its description is {description:?}"
-        );
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     }
 
     async fn cdp(&self, cmd: &'static str, params: Value) {
