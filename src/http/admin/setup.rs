@@ -145,8 +145,11 @@ pub async fn create(
         })
         .await?;
     let next = auth::after_password(&visitor, &admin).await?;
-    visitor
-        .flash_key(FlashKind::Success, "admin-setup-success")
-        .await?;
+    // "Signed in" only when they are: otherwise enrolment comes first.
+    if visitor.admin().await?.is_some() {
+        visitor
+            .flash_key(FlashKind::Success, "admin-setup-success")
+            .await?;
+    }
     Ok(next)
 }
