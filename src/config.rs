@@ -34,6 +34,10 @@ pub enum Command {
     /// Manage administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Read or change a setting (the Password Options, `admin_two_factor`,
+    /// `new_device_email`); a change is checked like the form and audited as `cli`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Fill the store with realistic fake customers, for demos and benchmarks.
     DemoData {
         /// How many customers to add.
@@ -57,6 +61,20 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove an administrator's second factor (a lost phone): they set it up
+    /// again at their next sign-in. Audited as `cli`.
+    ResetTwoFactor {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every setting, or the one named, as `key=value`.
+    Get { key: Option<String> },
+    /// Change one setting.
+    Set { key: String, value: String },
 }
 
 #[derive(Debug, Clone, Args)]

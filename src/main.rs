@@ -5,7 +5,7 @@ use clap::Parser;
 use shop_accounts::accounts::admins::{self, Role};
 use shop_accounts::config::{AdminCommand, Cli, Command};
 use shop_accounts::store::Db;
-use shop_accounts::{Application, app};
+use shop_accounts::{Application, app, cli};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -49,6 +49,16 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Err(e) => bail!("{e}"),
             }
+        }
+        Command::Admin(AdminCommand::ResetTwoFactor { email }) => {
+            let state = shop_accounts::app::tool_state(cli.config).await?;
+            println!("{}", cli::reset_two_factor(&state, &email).await?);
+            Ok(())
+        }
+        Command::Config(command) => {
+            let state = shop_accounts::app::tool_state(cli.config).await?;
+            print!("{}", cli::config(&state, command).await?);
+            Ok(())
         }
         Command::DemoData { customers } => {
             let state = shop_accounts::app::tool_state(cli.config).await?;

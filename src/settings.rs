@@ -1,4 +1,9 @@
 //! Password Options (SPEC §3): stored in the database, Magento's defaults.
+//! The security settings (§8) and the key-by-key view of every setting for
+//! the command line live in the submodules.
+
+pub mod keys;
+pub mod security;
 
 use std::collections::HashMap;
 use std::str::FromStr;

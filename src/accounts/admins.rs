@@ -25,6 +25,12 @@ pub enum Permission {
     EditPasswordOptions,
     ViewAudit,
     ViewMailQueue,
+    /// The Administrators page: invite, change role, disable.
+    ManageAdministrators,
+    /// Security settings: `admin_two_factor`, `new_device_email`.
+    EditSecuritySettings,
+    /// The audit log as CSV.
+    ExportAudit,
 }
 
 impl Role {
@@ -63,16 +69,24 @@ pub struct Admin {
     pub name: String,
     pub role: Role,
     pub security_stamp: String,
+    /// A confirmed second factor.
+    pub two_factor: bool,
 }
 
 impl Admin {
-    fn from_row(row: AdminRow) -> Option<Admin> {
+    /// The administrator of `row` if they can be signed in: active, with a
+    /// password chosen (an invited administrator has none yet).
+    pub(crate) fn from_row(row: AdminRow) -> Option<Admin> {
+        if row.active != 1 || row.activated != 1 {
+            return None;
+        }
         Some(Admin {
             id: row.id,
             email: row.email,
             name: row.name,
             role: Role::parse(&row.role)?,
             security_stamp: row.security_stamp,
+            two_factor: row.two_factor == 1,
         })
     }
 
@@ -165,34 +179,55 @@ pub async fn create(
     Ok(id)
 }
 
-/// Same rules as the storefront: dummy hash for unknown emails, lockout after
-/// repeated failures, one answer for every failure.
+/// The password step. Same rules as the storefront: dummy hash for unknown
+/// (or disabled, or not yet activated) administrators, lockout after repeated
+/// failures, one answer for every failure. An administrator with a second
+/// factor is not signed in by this alone (see `http::admin::two_factor`), and
+/// their right password does not clear the failure count: only a right code does.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password: &str,
 ) -> Result<Admin, super::customers::SignInError> {
     use super::customers::SignInError;
-    let credentials = match Email::parse(email) {
-        Ok(email) if password.chars().count() <= super::MAX_PASSWORD_LENGTH => {
-            state
-                .db
-                .credentials_by_email_key(AccountTable::Admins, &email.key())
-                .await?
-        }
-        _ => None,
+    let mut account = None;
+    if let Ok(email) = Email::parse(email)
+        && password.chars().count() <= super::MAX_PASSWORD_LENGTH
+        && let Some(credentials) = state
+            .db
+            .credentials_by_email_key(AccountTable::Admins, &email.key())
+            .await?
+        && let Some(admin) = state
+            .db
+            .admin_by_id(credentials.id)
+            .await?
+            .and_then(Admin::from_row)
+    {
+        account = Some((credentials, admin));
+    }
+    let credentials = account.as_ref().map(|(c, _)| c);
+    let check = if account.as_ref().is_some_and(|(_, a)| a.two_factor) {
+        lockout::check_first_of_two(state, AccountTable::Admins, credentials, password).await?
+    } else {
+        lockout::check_sign_in(state, AccountTable::Admins, credentials, password).await?
     };
-    let check =
-        lockout::check_sign_in(state, AccountTable::Admins, credentials.as_ref(), password).await?;
-    let Some(credentials) = credentials.filter(|_| check.is_correct()) else {
-        return Err(SignInError::Failed);
+    match account {
+        Some((_, admin)) if check.is_correct() => Ok(admin),
+        _ => Err(SignInError::Failed),
+    }
+}
+
+/// The id of the administrator an email names, for the audit record of a
+/// failed sign-in.
+pub async fn id_by_email(state: &AppState, email: &str) -> Result<Option<i64>, StoreError> {
+    let Ok(email) = Email::parse(email) else {
+        return Ok(None);
     };
-    state
+    Ok(state
         .db
-        .admin_by_id(credentials.id)
+        .credentials_by_email_key(AccountTable::Admins, &email.key())
         .await?
-        .and_then(Admin::from_row)
-        .ok_or(SignInError::Failed)
+        .map(|c| c.id))
 }
 
 /// The administrator a session points at, if its stamp is still current.

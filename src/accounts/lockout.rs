@@ -47,7 +47,72 @@ pub async fn check_sign_in(
     account: Option<&Credentials>,
     password: &str,
 ) -> Result<PasswordCheck, StoreError> {
-    check(state, table, account, password, true).await
+    check(state, table, account, password, Settle::SignIn).await
+}
+
+/// The password of an administrator who is asked for a code next: a right
+/// password gives back its reserved attempt but does not clear the failure
+/// count, so wrong codes keep counting however often the password is entered.
+pub async fn check_first_of_two(
+    state: &AppState,
+    table: AccountTable,
+    account: Option<&Credentials>,
+    password: &str,
+) -> Result<PasswordCheck, StoreError> {
+    check(state, table, account, password, Settle::FirstOfTwo).await
+}
+
+/// A second-factor code of a signed-in-by-password account: reserved and
+/// settled like a password (a wrong code is a failed sign-in); `verify` says
+/// whether the code is right and uses it up. A right code completes the
+/// sign-in (the count starts afresh).
+pub async fn check_code<F, Fut>(
+    state: &AppState,
+    table: AccountTable,
+    account_id: i64,
+    verify: F,
+) -> Result<PasswordCheck, StoreError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    let options = PasswordOptions::load(&state.db).await?;
+    let now = state.now();
+    let rule = rule(&options, now);
+    if !state
+        .db
+        .reserve_sign_in_attempt(table, account_id, now, rule)
+        .await?
+    {
+        return Ok(PasswordCheck::Locked);
+    }
+    if verify().await? {
+        let stands = state
+            .db
+            .settle_correct_password(table, account_id, now, true)
+            .await?;
+        return Ok(if stands {
+            PasswordCheck::Correct
+        } else {
+            PasswordCheck::Locked
+        });
+    }
+    let locked_now = state
+        .db
+        .settle_failed_sign_in(table, account_id, now, rule)
+        .await?;
+    Ok(PasswordCheck::Wrong { locked_now })
+}
+
+/// How a right password settles its reserved attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    /// A sign-in: the count starts afresh and the sign-in time is kept.
+    SignIn,
+    /// A re-entered current password: the count starts afresh.
+    CurrentPassword,
+    /// The first of two factors: only the reserved attempt is given back.
+    FirstOfTwo,
 }
 
 /// The current password re-entered by a signed-in account (a password
@@ -59,7 +124,14 @@ pub async fn check_current_password(
     password: &str,
 ) -> Result<PasswordCheck, StoreError> {
     let account = state.db.credentials_by_id(table, account_id).await?;
-    check(state, table, account.as_ref(), password, false).await
+    check(
+        state,
+        table,
+        account.as_ref(),
+        password,
+        Settle::CurrentPassword,
+    )
+    .await
 }
 
 async fn check(
@@ -67,7 +139,7 @@ async fn check(
     table: AccountTable,
     account: Option<&Credentials>,
     password: &str,
-    is_sign_in: bool,
+    settle: Settle,
 ) -> Result<PasswordCheck, StoreError> {
     // Read for every attempt, known account or not, so both take the same path.
     let options = PasswordOptions::load(&state.db).await?;
@@ -95,17 +167,20 @@ async fn check(
     // Settled at the time the check began, so the lock window is the same
     // whether hashing was quick or queued.
     if matches {
-        return Ok(
-            if state
-                .db
-                .settle_correct_password(table, account.id, now, is_sign_in)
-                .await?
-            {
-                PasswordCheck::Correct
-            } else {
-                PasswordCheck::Locked
-            },
-        );
+        let stands = match settle {
+            Settle::FirstOfTwo => state.db.settle_first_factor(table, account.id, now).await?,
+            _ => {
+                state
+                    .db
+                    .settle_correct_password(table, account.id, now, settle == Settle::SignIn)
+                    .await?
+            }
+        };
+        return Ok(if stands {
+            PasswordCheck::Correct
+        } else {
+            PasswordCheck::Locked
+        });
     }
     let locked_now = state
         .db

@@ -1,6 +1,7 @@
 //! Customers and administrators: registration, sign-in with lockout, password
 //! changes, and the policy and hashing they share.
 
+pub mod admin_users;
 pub mod admins;
 pub mod customers;
 mod email;
@@ -9,6 +10,8 @@ pub mod lockout;
 mod name;
 mod password;
 pub mod sign_out;
+pub mod totp;
+pub mod two_factor;
 
 pub use email::{Email, EmailError, MAX_EMAIL_LENGTH};
 pub use hashing::{PasswordHasher, hash_for_demo};

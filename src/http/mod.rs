@@ -6,6 +6,7 @@ pub mod api;
 pub mod context;
 mod cookies;
 pub mod csrf;
+pub mod csv_export;
 mod error_pages;
 pub mod errors;
 mod ops;

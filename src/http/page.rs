@@ -112,6 +112,14 @@ impl PageView {
         self.admin_can(Permission::ViewAudit)
     }
 
+    pub fn admin_can_manage_admins(&self) -> bool {
+        self.admin_can(Permission::ManageAdministrators)
+    }
+
+    pub fn admin_can_edit_security(&self) -> bool {
+        self.admin_can(Permission::EditSecuritySettings)
+    }
+
     pub fn admin_can_view_mail(&self) -> bool {
         self.admin_can(Permission::ViewMailQueue)
     }

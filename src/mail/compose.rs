@@ -116,3 +116,34 @@ pub fn password_changed(state: &AppState, customer: &CustomerRow) -> anyhow::Res
     };
     render(state, &customer.email, "password_changed", l, body)
 }
+
+/// The invitation of a new administrator: a one-time link to choose a
+/// password, built from BASE_URL only.
+pub fn admin_activation(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    token: &str,
+    lifetime_hours: i64,
+    l: Locale,
+) -> anyhow::Result<NewMail> {
+    let link = format!(
+        "{}/admin/account/activate?token={}",
+        state.config.base(),
+        token
+    );
+    let body = Body {
+        title: l.t("email-admin-invite-subject"),
+        greeting: l.t_with("email-greeting", &[("name", name)]),
+        paragraphs: vec![
+            l.t("email-admin-invite-intro"),
+            l.t_with(
+                "email-reset-expiry",
+                &[("hours", &lifetime_hours.to_string())],
+            ),
+        ],
+        action: Some((l.t("email-admin-invite-button"), link)),
+        footer: l.t_with("email-footer", &[("support", &state.config.support_email)]),
+    };
+    render(state, email, "admin_activation", l, body)
+}

@@ -79,12 +79,15 @@ impl SecretKey {
 pub enum Purpose {
     /// Bodies of queued mail (they may hold a live reset link).
     MailBodies,
+    /// Administrators' TOTP secrets.
+    TotpSecrets,
 }
 
 impl Purpose {
     fn label(self) -> &'static str {
         match self {
             Purpose::MailBodies => "shop-accounts seal mail-bodies v1",
+            Purpose::TotpSecrets => "shop-accounts seal totp-secrets v1",
         }
     }
 }
@@ -95,12 +98,14 @@ impl Purpose {
 #[derive(Clone, Debug, Default)]
 pub struct SealingKeys {
     mail: Option<SealingKey>,
+    totp: Option<SealingKey>,
 }
 
 impl SealingKeys {
     pub fn from_secret(secret: &SecretKey) -> SealingKeys {
         SealingKeys {
             mail: Some(secret.sealing_key(Purpose::MailBodies)),
+            totp: Some(secret.sealing_key(Purpose::TotpSecrets)),
         }
     }
 
@@ -112,6 +117,11 @@ impl SealingKeys {
     /// The key for queued mail bodies.
     pub fn mail(&self) -> Option<&SealingKey> {
         self.mail.as_ref()
+    }
+
+    /// The key for administrators' TOTP secrets.
+    pub fn totp(&self) -> Option<&SealingKey> {
+        self.totp.as_ref()
     }
 }
 

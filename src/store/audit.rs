@@ -60,23 +60,79 @@ impl Db {
         before_id: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<AuditRow>> {
-        let filter = if customer_id.is_some() {
-            "AND customer_id = $3"
-        } else {
-            ""
+        let filter = AuditFilter {
+            customer_id,
+            ..AuditFilter::default()
         };
+        self.audit_search(&filter, before_id, limit).await
+    }
+
+    /// The entries that match `filter`, newest first, older than `before_id`.
+    pub async fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRow>> {
+        let mut conditions = vec!["id < $1".to_string()];
+        let mut next = 3;
+        let mut placeholder = || {
+            next += 1;
+            format!("${}", next - 1)
+        };
+        if filter.admin_email.is_some() {
+            conditions.push(format!("LOWER(admin_email) = LOWER({})", placeholder()));
+        }
+        if filter.action.is_some() {
+            conditions.push(format!("action = {}", placeholder()));
+        }
+        if filter.customer_id.is_some() {
+            conditions.push(format!("customer_id = {}", placeholder()));
+        }
+        if filter.from.is_some() {
+            conditions.push(format!("created_at >= {}", placeholder()));
+        }
+        if filter.to.is_some() {
+            conditions.push(format!("created_at < {}", placeholder()));
+        }
         let sql = format!(
             "SELECT id, created_at, admin_email, action, customer_id, client_ip, detail FROM audit_log \
-             WHERE id < $1 {filter} ORDER BY id DESC LIMIT $2"
+             WHERE {} ORDER BY id DESC LIMIT $2",
+            conditions.join(" AND ")
         );
-        Ok(on_pool!(self, |pool| {
+        on_pool!(self, |pool| {
             let mut query = sqlx::query_as(&sql)
                 .bind(before_id.unwrap_or(i64::MAX))
                 .bind(limit);
-            if let Some(id) = customer_id {
+            if let Some(email) = &filter.admin_email {
+                query = query.bind(email.clone());
+            }
+            if let Some(action) = &filter.action {
+                query = query.bind(action.clone());
+            }
+            if let Some(id) = filter.customer_id {
                 query = query.bind(id);
             }
+            if let Some(from) = filter.from {
+                query = query.bind(from);
+            }
+            if let Some(to) = filter.to {
+                query = query.bind(to);
+            }
             query.fetch_all(pool).await
-        })?)
+        })
+        .map_err(|e| super::context(e, "search the audit log"))
     }
+}
+
+/// What the audit page and its export are filtered by; `None` is "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub admin_email: Option<String>,
+    pub action: Option<String>,
+    pub customer_id: Option<i64>,
+    /// From this unix time on…
+    pub from: Option<i64>,
+    /// …until before this one.
+    pub to: Option<i64>,
 }

@@ -15,7 +15,7 @@ mod sign_ins;
 mod token_failures;
 
 pub use admins::{AdminRow, NewAdmin};
-pub use audit::{AuditEntry, AuditRow};
+pub use audit::{AuditEntry, AuditFilter, AuditRow};
 pub use bulk::{DemoCustomer, DemoLoader};
 pub use customers::{CustomerRow, NewCustomer};
 pub use grid::{CustomerGridQuery, CustomerGridRow, GridSort};

@@ -121,6 +121,33 @@ impl Db {
     }
 }
 
+impl Db {
+    /// A reserved attempt had the right first factor: its reservation is given
+    /// back, the rest of the count stays until the second factor settles it.
+    /// True when the attempt stands (the account is not locked).
+    pub async fn settle_first_factor(
+        &self,
+        table: AccountTable,
+        id: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let sql = format!(
+            "UPDATE {} SET failed_sign_ins = CASE WHEN failed_sign_ins > 0 \
+               THEN failed_sign_ins - 1 ELSE 0 END \
+             WHERE id = $1 AND {OPEN}",
+            table.name()
+        );
+        let done = on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "settle a first factor"))?;
+        Ok(done == 1)
+    }
+}
+
 impl Tx {
     /// Clears the lockout (Unlock, a successful reset).
     pub async fn clear_lockout(&mut self, table: AccountTable, id: i64) -> StoreResult<()> {

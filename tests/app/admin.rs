@@ -88,8 +88,12 @@ async fn post_and_follow(client: &Client, path: &str, fields: &[(&str, &str)]) -
     flashes(&client.follow(&response).await)
 }
 
+/// The audit records of admin actions (sign-ins, recorded since issue 12, are
+/// left out: these tests count the actions).
 async fn audit_rows(app: &TestApp, customer_id: Option<i64>) -> Vec<AuditRow> {
-    app.db().audit_page(customer_id, None, 1000).await.unwrap()
+    let mut rows = app.db().audit_page(customer_id, None, 1000).await.unwrap();
+    rows.retain(|r| !r.action.starts_with("admin_sign_in"));
+    rows
 }
 
 fn actions_of(rows: &[AuditRow]) -> Vec<&str> {

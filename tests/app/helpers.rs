@@ -187,6 +187,12 @@ impl TestApp {
         adjust(&mut config);
         let db = Db::connect(&database_url).await.expect("connect");
         db.migrate().await.expect("migrate");
+        // The suite's admins sign in with a password alone unless a test asks
+        // for two-factor (`TestApp::require_two_factor`); a test's own choice,
+        // made before a restart, stays.
+        db.setting_or_insert("options.admin_two_factor", "optional")
+            .await
+            .expect("admin_two_factor for the suite");
         let app = Application::build_with(config, db, clock)
             .await
             .expect("build app");
@@ -331,6 +337,11 @@ impl TestApp {
         let out = client.post_form("/customer/account/logout", &[]).await;
         client.follow(&out).await;
         client
+    }
+
+    /// Two-factor sign-in required for administrators (the product's default).
+    pub async fn require_two_factor(&self) {
+        self.set_option("admin_two_factor", "required").await;
     }
 
     /// Sets a Password Options value directly in the database.

@@ -7,6 +7,7 @@ mod helpers;
 mod smtp_sink;
 
 mod admin;
+mod admin_users;
 mod api;
 mod browser;
 mod edge;
@@ -16,3 +17,4 @@ mod recovery;
 mod seal;
 mod sessions;
 mod storefront;
+mod two_factor;

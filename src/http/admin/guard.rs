@@ -1,6 +1,9 @@
-//! The signed-in administrator as an extractor: every admin page but sign-in
-//! and setup takes one, so a visitor without an admin session never reaches a
-//! handler (they are sent to the sign-in page instead).
+//! The signed-in administrator as an extractor: every admin page but sign-in,
+//! setup, activation and the two-factor pages takes one, so a visitor without
+//! an admin session never reaches a handler (they are sent to the sign-in page
+//! instead). Signed in means both factors: a half-signed-in administrator
+//! (see `pending`) has no admin session, and one without a second factor while
+//! it is required is sent to enrol before anything else.
 
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -10,10 +13,12 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::LOGIN;
+use super::two_factor::ENROL;
 use crate::accounts::admins::{Admin, Permission};
 use crate::http::context::Visitor;
 use crate::http::errors::{AppError, AppResult};
 use crate::http::page::{PageView, see_other};
+use crate::settings::security::SecuritySettings;
 use crate::state::AppState;
 use crate::store::AuditEntry;
 
@@ -32,11 +37,19 @@ impl FromRequestParts<AppState> for SignedInAdmin {
         let visitor = Visitor::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        match visitor.admin().await {
-            Ok(Some(admin)) => Ok(SignedInAdmin { visitor, admin }),
-            Ok(None) => Err(see_other(LOGIN)),
-            Err(e) => Err(e.into_response()),
+        let admin = match visitor.admin().await {
+            Ok(Some(admin)) => admin,
+            Ok(None) => return Err(see_other(LOGIN)),
+            Err(e) => return Err(e.into_response()),
+        };
+        if !admin.two_factor {
+            match SecuritySettings::two_factor_required(&state.db).await {
+                Ok(false) => {}
+                Ok(true) => return Err(see_other(ENROL)),
+                Err(e) => return Err(AppError::from(e).into_response()),
+            }
         }
+        Ok(SignedInAdmin { visitor, admin })
     }
 }
 
@@ -100,6 +113,9 @@ permission_types!(
     EditPasswordOptions,
     ViewAudit,
     ViewMailQueue,
+    ManageAdministrators,
+    EditSecuritySettings,
+    ExportAudit,
 );
 
 impl SignedInAdmin {

@@ -3,6 +3,7 @@
 //! Who may do what is decided by `Role::allows`; handlers only ask.
 
 mod actions;
+mod activate;
 mod audit;
 mod auth;
 mod config;
@@ -10,39 +11,108 @@ mod customers;
 mod grid;
 mod guard;
 mod logs;
+mod pending;
+mod security;
 mod setup;
+mod two_factor;
+mod users;
 
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin", get(auth::home))
-        .route("/admin/", get(auth::home))
-        .route("/admin/login", get(auth::login_page).post(auth::login))
-        .route("/admin/logout", post(auth::logout))
-        .route("/admin/setup", get(setup::page).post(setup::create))
-        .route("/admin/customers", get(customers::grid))
-        .route("/admin/customers/{id}", get(customers::view))
-        .route(
+/// Who may reach a route: the table test of two-factor sign-in
+/// (tests/app/two_factor.rs) walks this list, so a route added here is covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: sign-in, sign-out, first-run setup, activation links.
+    Open,
+    /// A half-signed-in administrator: the two-factor pages.
+    SecondFactor,
+    /// A signed-in administrator (both factors).
+    SignedIn,
+}
+
+/// Every admin route: path, who may reach it, handlers. The one list.
+fn routes() -> Vec<(&'static str, Access, MethodRouter<AppState>)> {
+    use Access::*;
+    vec![
+        ("/admin", Open, get(auth::home)),
+        ("/admin/", Open, get(auth::home)),
+        (
+            "/admin/login",
+            Open,
+            get(auth::login_page).post(auth::login),
+        ),
+        ("/admin/logout", Open, post(auth::logout)),
+        ("/admin/setup", Open, get(setup::page).post(setup::create)),
+        (
+            activate::PATH,
+            Open,
+            get(activate::page).post(activate::activate),
+        ),
+        (
+            two_factor::LOGIN_CODE,
+            SecondFactor,
+            get(two_factor::code_page).post(two_factor::check_code),
+        ),
+        (
+            two_factor::ENROL,
+            SecondFactor,
+            get(two_factor::enrol_page).post(two_factor::enrol),
+        ),
+        ("/admin/customers", SignedIn, get(customers::grid)),
+        ("/admin/customers/{id}", SignedIn, get(customers::view)),
+        (
             "/admin/customers/{id}/reset-password",
+            SignedIn,
             post(actions::reset_password),
-        )
-        .route("/admin/customers/{id}/unlock", post(actions::unlock))
-        .route(
+        ),
+        (
+            "/admin/customers/{id}/unlock",
+            SignedIn,
+            post(actions::unlock),
+        ),
+        (
             "/admin/customers/{id}/force-sign-in",
+            SignedIn,
             get(actions::confirm_force_sign_in).post(actions::force_sign_in),
-        )
-        .route(
+        ),
+        (
             "/admin/config/customer",
+            SignedIn,
             get(config::page).post(config::save),
-        )
-        .route("/admin/audit", get(logs::audit))
-        .route("/admin/mail", get(logs::mail))
+        ),
+        (
+            security::PATH,
+            SignedIn,
+            get(security::page).post(security::save),
+        ),
+        ("/admin/audit", SignedIn, get(logs::audit)),
+        ("/admin/audit/export.csv", SignedIn, get(logs::export)),
+        ("/admin/mail", SignedIn, get(logs::mail)),
+        (users::PATH, SignedIn, get(users::list).post(users::create)),
+        ("/admin/users/{id}", SignedIn, post(users::change)),
+    ]
+}
+
+pub fn router() -> Router<AppState> {
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, _, handlers)| {
+            router.route(path, handlers)
+        })
+}
+
+/// Every admin route's path and who may reach it.
+pub fn route_list() -> Vec<(&'static str, Access)> {
+    routes()
+        .into_iter()
+        .map(|(path, access, _)| (path, access))
+        .collect()
 }
 
 /// The query string as name → value. Parsing never fails (a repeated name keeps

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::audit;
-use super::auth::START;
+use super::auth;
 use super::query_params;
 use crate::accounts::admins::{self, CreateAdminError};
 use crate::http::context::{FlashKind, Visitor};
 use crate::http::errors::{AppError, AppResult};
-use crate::http::page::{PageView, no_referrer, render, see_other};
+use crate::http::page::{PageView, no_referrer, render};
 use crate::http::storefront::password_messages;
 use crate::store::AuditEntry;
 
@@ -127,7 +127,8 @@ pub async fn create(
         };
         return render_form(&visitor, &token, kept, errors).await;
     }
-    // Signing in through the ordinary path also records the first sign-in.
+    // Signing in through the ordinary path also records the first sign-in;
+    // while two-factor is required it leads straight into enrolment.
     let admin = admins::sign_in(state, &form.email, &form.password)
         .await
         .map_err(|e| anyhow::anyhow!("the new administrator cannot sign in: {e}"))?;
@@ -143,9 +144,12 @@ pub async fn create(
             detail: String::new(),
         })
         .await?;
-    visitor.sign_in_admin(&admin).await?;
-    visitor
-        .flash_key(FlashKind::Success, "admin-setup-success")
-        .await?;
-    Ok(see_other(START))
+    let next = auth::after_password(&visitor, &admin).await?;
+    // "Signed in" only when they are: otherwise enrolment comes first.
+    if visitor.admin().await?.is_some() {
+        visitor
+            .flash_key(FlashKind::Success, "admin-setup-success")
+            .await?;
+    }
+    Ok(next)
 }

@@ -18,6 +18,7 @@
 mod admin_tours;
 mod harness;
 mod storefront_tours;
+mod two_factor_tour;
 
 const PASSWORD: &str = "Tulip-garden-42";
 const NEW_PASSWORD: &str = "Windmill-cheese-77";
