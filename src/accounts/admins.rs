@@ -182,8 +182,14 @@ pub async fn sign_in(
         }
         _ => None,
     };
-    let check =
-        lockout::check_sign_in(state, AccountTable::Admins, credentials.as_ref(), password).await?;
+    let check = lockout::check_sign_in(
+        state,
+        AccountTable::Admins,
+        credentials.as_ref(),
+        password,
+        false,
+    )
+    .await?;
     let Some(credentials) = credentials.filter(|_| check.is_correct()) else {
         return Err(SignInError::Failed);
     };

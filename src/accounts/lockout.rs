@@ -40,14 +40,17 @@ impl PasswordCheck {
 
 /// A sign-in: checks `password` against `account` and keeps the lockout count.
 /// An unknown account checks a dummy hash, and so does a locked one, so the
-/// answer takes as long either way.
+/// answer takes as long either way. `known_device`: the browser has signed in
+/// to this account before (SPEC §9): while the account is locked by failures
+/// from elsewhere, its right password still gets in; its failures still count.
 pub async fn check_sign_in(
     state: &AppState,
     table: AccountTable,
     account: Option<&Credentials>,
     password: &str,
+    known_device: bool,
 ) -> Result<PasswordCheck, StoreError> {
-    check(state, table, account, password, true).await
+    check(state, table, account, password, true, known_device).await
 }
 
 /// The current password re-entered by a signed-in account (a password
@@ -59,7 +62,7 @@ pub async fn check_current_password(
     password: &str,
 ) -> Result<PasswordCheck, StoreError> {
     let account = state.db.credentials_by_id(table, account_id).await?;
-    check(state, table, account.as_ref(), password, false).await
+    check(state, table, account.as_ref(), password, false, false).await
 }
 
 async fn check(
@@ -68,6 +71,7 @@ async fn check(
     account: Option<&Credentials>,
     password: &str,
     is_sign_in: bool,
+    known_device: bool,
 ) -> Result<PasswordCheck, StoreError> {
     // Read for every attempt, known account or not, so both take the same path.
     let options = PasswordOptions::load(&state.db).await?;
@@ -82,13 +86,23 @@ async fn check(
         }
         None => false,
     };
+    // A known device is checked even while the account is locked.
     let checked = account
-        .filter(|_| reserved)
+        .filter(|_| reserved || known_device)
         .map(|a| a.password_hash.as_str());
     let matches = state.hasher.verify(checked, password).await;
     let Some(account) = account else {
         return Ok(PasswordCheck::Wrong { locked_now: false });
     };
+    if !reserved && known_device {
+        if matches {
+            // The owner's own browser: in, and the lock stays for everyone else.
+            state.db.record_sign_in_time(table, account.id, now).await?;
+            return Ok(PasswordCheck::Correct);
+        }
+        state.db.count_failed_sign_in(table, account.id).await?;
+        return Ok(PasswordCheck::Locked);
+    }
     if !reserved {
         return Ok(PasswordCheck::Locked);
     }

@@ -3,11 +3,14 @@
 
 pub mod admins;
 pub mod customers;
+pub mod devices;
 mod email;
+pub mod events;
 mod hashing;
 pub mod lockout;
 mod name;
 mod password;
+pub mod security;
 pub mod sign_out;
 
 pub use email::{Email, EmailError, MAX_EMAIL_LENGTH};
