@@ -14,5 +14,6 @@ mod grid_search;
 mod lockout;
 mod recovery;
 mod seal;
+mod security_page;
 mod sessions;
 mod storefront;
