@@ -193,6 +193,11 @@ pub async fn sign_in(
         events::record(tx, credentials.id, now, Event::SignInFailed, Some(from.ip)).await?;
         if matches!(check, lockout::PasswordCheck::Wrong { locked_now: true }) {
             events::record(tx, credentials.id, now, Event::Locked, Some(from.ip)).await?;
+            // A lock this browser's own guesses filled is not "from elsewhere":
+            // the device loses its way past it (SPEC §9).
+            if let Some(device) = &known_device {
+                tx.forget_device(credentials.id, &device.hash()).await?;
+            }
         }
         work.commit().await?;
         return Err(SignInError::Failed);
@@ -231,8 +236,10 @@ impl From<StoreError> for ChangePasswordError {
 /// Where a password change comes from.
 pub enum ChangeFrom<'a> {
     /// The account page, in the session with this key (hash): it stays.
+    /// `device`: the browser's device cookie for the account, if it has one.
     AccountPage {
         session_key_hash: &'a str,
+        device: Option<DeviceCookie>,
     },
     Rest,
 }
@@ -258,6 +265,17 @@ pub async fn change_password(
         lockout::check_current_password(state, AccountTable::Customers, customer.id, current)
             .await?;
     if check.left_locked() {
+        if let ChangeFrom::AccountPage {
+            device: Some(device),
+            ..
+        } = &from
+        {
+            // This browser's guesses locked the account: it is no longer a
+            // device that gets past the lock.
+            let mut work = Work::begin(state).await?;
+            work.tx().forget_device(customer.id, &device.hash()).await?;
+            work.commit().await?;
+        }
         return Err(ChangePasswordError::LockedOut);
     }
     if !check.is_correct() {
@@ -274,7 +292,9 @@ pub async fn change_password(
     let mut work = Work::begin(state).await?;
     work.tx().set_password_hash(customer.id, &hash).await?;
     let (keep, how) = match from {
-        ChangeFrom::AccountPage { session_key_hash } => (Some(session_key_hash), "account_page"),
+        ChangeFrom::AccountPage {
+            session_key_hash, ..
+        } => (Some(session_key_hash), "account_page"),
         ChangeFrom::Rest => (None, "rest"),
     };
     let ended = end_every_other_session(&mut work, customer.id, now, keep).await?;

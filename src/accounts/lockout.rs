@@ -100,8 +100,12 @@ async fn check(
             state.db.record_sign_in_time(table, account.id, now).await?;
             return Ok(PasswordCheck::Correct);
         }
-        state.db.count_failed_sign_in(table, account.id).await?;
-        return Ok(PasswordCheck::Locked);
+        // Guessing from the owner's device is limited like any other: once
+        // its failures fill the limit, the caller forgets the device.
+        let failures = state.db.count_failed_sign_in(table, account.id).await?;
+        return Ok(PasswordCheck::Wrong {
+            locked_now: failures >= rule.failures,
+        });
     }
     if !reserved {
         return Ok(PasswordCheck::Locked);

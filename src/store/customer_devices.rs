@@ -30,6 +30,19 @@ impl Db {
 }
 
 impl Tx {
+    /// Forgets a device: it is an unknown browser from now on.
+    pub async fn forget_device(&mut self, customer_id: i64, device_hash: &str) -> StoreResult<()> {
+        let sql = "DELETE FROM customer_devices WHERE customer_id = $1 AND device_hash = $2";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(customer_id)
+            .bind(device_hash)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "forget a device"))?;
+        Ok(())
+    }
+
     /// Remembers a device for the customer (again is fine).
     pub async fn remember_device(
         &mut self,

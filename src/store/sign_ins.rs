@@ -145,19 +145,18 @@ impl Db {
     }
 
     /// A known device's wrong password while the account is locked: it counts
-    /// (toward the next lock once this one ends).
-    pub async fn count_failed_sign_in(&self, table: AccountTable, id: i64) -> StoreResult<()> {
+    /// (toward the next lock once this one ends). Returns the new count.
+    pub async fn count_failed_sign_in(&self, table: AccountTable, id: i64) -> StoreResult<i64> {
         let sql = format!(
-            "UPDATE {} SET failed_sign_ins = failed_sign_ins + 1 WHERE id = $1",
+            "UPDATE {} SET failed_sign_ins = failed_sign_ins + 1 WHERE id = $1 \
+             RETURNING failed_sign_ins",
             table.name()
         );
-        on_pool!(self, |pool| sqlx::query(&sql)
+        on_pool!(self, |pool| sqlx::query_scalar(&sql)
             .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(|e| super::context(e, "count a failed sign-in"))?;
-        Ok(())
+            .fetch_one(pool)
+            .await)
+        .map_err(|e| super::context(e, "count a failed sign-in"))
     }
 }
 

@@ -267,6 +267,12 @@ pub async fn edit(
         Some(&form.password_confirmation),
         ChangeFrom::AccountPage {
             session_key_hash: &key_hash,
+            device: cookies::get(
+                &visitor.headers,
+                &devices::cookie_name(customer.id),
+                visitor.state.config.secure_cookies(),
+            )
+            .and_then(|value| DeviceCookie::parse(&visitor.state, &value)),
         },
     )
     .await;
