@@ -178,6 +178,9 @@ impl PasswordOptions {
             }),
         }
         for field in &NUMERIC_FIELDS {
+            if field.name == "new_device_email" && !form.contains_key(field.name) {
+                continue; // a form from before this option keeps its default (on)
+            }
             match form
                 .get(field.name)
                 .and_then(|v| v.trim().parse::<i64>().ok())
