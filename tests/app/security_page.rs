@@ -199,7 +199,10 @@ store_test!(
         assert_eq!(seen().await, first, "not written within the minute");
         app.advance_clock(31);
         assert!(signed_in(&own).await);
-        assert!(seen().await >= first + 61, "written once the minute is over");
+        assert!(
+            seen().await >= first + 61,
+            "written once the minute is over"
+        );
     }
 );
 

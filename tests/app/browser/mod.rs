@@ -17,6 +17,7 @@
 
 mod admin_tours;
 mod harness;
+mod security_tours;
 mod storefront_tours;
 
 const PASSWORD: &str = "Tulip-garden-42";
