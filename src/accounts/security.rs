@@ -6,6 +6,8 @@ use std::net::IpAddr;
 
 use crate::accounts::devices::DeviceCookie;
 use crate::accounts::events::{self, Event};
+// The storefront session lifetimes (one definition, where sessions are read).
+use crate::http::context::{STOREFRONT_IDLE, STOREFRONT_MAX_AGE};
 use crate::mail;
 use crate::secrets::{random_token, secure_eq, token_hash};
 use crate::settings::PasswordOptions;
@@ -99,6 +101,15 @@ pub async fn browser_signed_in(
         None
     };
     let mut work = Work::begin(state).await?;
+    // Rows of this customer's sessions that ended by age go here, so the
+    // table holds live sessions and a few hours' more at most.
+    work.tx()
+        .delete_stale_customer_sessions(
+            customer.id,
+            now - STOREFRONT_MAX_AGE.whole_seconds(),
+            now - STOREFRONT_IDLE.whole_seconds(),
+        )
+        .await?;
     work.tx()
         .insert_customer_session(&NewCustomerSession {
             key_hash: &token_hash(&session_key),

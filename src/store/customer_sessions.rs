@@ -175,6 +175,27 @@ impl Tx {
         .map_err(|e| super::context(e, "delete sessions"))
     }
 
+    /// Deletes the customer's rows of sessions that have ended by age (idle
+    /// since `seen_before`, or signed in before `signed_in_before`).
+    pub async fn delete_stale_customer_sessions(
+        &mut self,
+        customer_id: i64,
+        signed_in_before: i64,
+        seen_before: i64,
+    ) -> StoreResult<()> {
+        let sql = "DELETE FROM customer_sessions WHERE customer_id = $1 \
+                   AND (created_at <= $2 OR last_seen_at <= $3)";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(customer_id)
+            .bind(signed_in_before)
+            .bind(seen_before)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "delete stale sessions"))?;
+        Ok(())
+    }
+
     /// Deletes the session row with this key (signing out), returning the
     /// customer it belonged to.
     pub async fn delete_customer_session_by_key(

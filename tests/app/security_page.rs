@@ -512,6 +512,7 @@ store_test!(
             "Force Sign In",
             "Email: reset link",
             "Email: new sign-in notice",
+            "Storefront",
             "Sent",
         ] {
             assert!(page.contains(line), "{line} missing");

@@ -275,6 +275,20 @@ struct ActivityView {
     state: String,
 }
 
+/// The one-word details events store (where from, how), shown translated;
+/// any other detail (an administrator's address, a browser) as stored.
+const DETAIL_CODES: [&str; 9] = [
+    "storefront",
+    "rest",
+    "account_page",
+    "reset_link",
+    "security_page",
+    "rest_all",
+    "one",
+    "all_others",
+    "not_me",
+];
+
 /// Entries per page of the security activity.
 const ACTIVITY_PAGE: i64 = 20;
 
@@ -283,7 +297,11 @@ fn activity_view(visitor: &crate::http::context::Visitor, entry: TimelineEntry) 
         TimelineEntry::Event(e) => ActivityView {
             at: format_datetime(e.at),
             what: visitor.t(&format!("event-{}", e.kind.replace('_', "-"))),
-            detail: e.detail,
+            detail: if DETAIL_CODES.contains(&e.detail.as_str()) {
+                visitor.t(&format!("event-detail-{}", e.detail.replace('_', "-")))
+            } else {
+                e.detail
+            },
             ip: e.ip.unwrap_or_default(),
             state: String::new(),
         },
