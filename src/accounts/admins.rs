@@ -209,7 +209,7 @@ pub async fn sign_in(
     let check = if account.as_ref().is_some_and(|(_, a)| a.two_factor) {
         lockout::check_first_of_two(state, AccountTable::Admins, credentials, password).await?
     } else {
-        lockout::check_sign_in(state, AccountTable::Admins, credentials, password).await?
+        lockout::check_sign_in(state, AccountTable::Admins, credentials, password, false).await?
     };
     match account {
         Some((_, admin)) if check.is_correct() => Ok(admin),

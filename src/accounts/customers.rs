@@ -1,6 +1,10 @@
 //! Customer use-cases shared by the storefront, REST and admin.
 
-use crate::accounts::sign_out::end_every_session;
+use std::net::IpAddr;
+
+use crate::accounts::devices::{self, DeviceCookie};
+use crate::accounts::events::{self, Event};
+use crate::accounts::sign_out::end_every_other_session;
 use crate::accounts::{Email, EmailError, Password, PasswordProblem, lockout, new_security_stamp};
 use crate::i18n::Locale;
 use crate::mail;
@@ -133,13 +137,29 @@ impl From<StoreError> for SignInError {
     }
 }
 
+/// Where a sign-in comes from.
+pub struct SignInFrom<'a> {
+    pub ip: IpAddr,
+    /// The browser's device cookie for an account id, if it sent one (REST
+    /// clients send none).
+    pub device_cookie: &'a (dyn Fn(i64) -> Option<String> + Sync),
+}
+
+/// A successful sign-in, and the browser's known device if it has one.
+pub struct SignedIn {
+    pub customer: CustomerRow,
+    pub known_device: Option<DeviceCookie>,
+}
+
 /// Checks the password (a dummy hash when the email has no account, so the time
-/// taken says nothing), counts failures toward the lockout, and records the sign-in.
+/// taken says nothing), counts failures toward the lockout (and on the
+/// customer's timeline), and records the sign-in.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password: &str,
-) -> Result<CustomerRow, SignInError> {
+    from: &SignInFrom<'_>,
+) -> Result<SignedIn, SignInError> {
     let credentials = match Email::parse(email) {
         Ok(email) if password.chars().count() <= super::MAX_PASSWORD_LENGTH => {
             state
@@ -149,21 +169,48 @@ pub async fn sign_in(
         }
         _ => None,
     };
+    let known_device = match &credentials {
+        Some(c) => {
+            devices::known_device(state, c.id, (from.device_cookie)(c.id).as_deref()).await?
+        }
+        None => None,
+    };
     let check = lockout::check_sign_in(
         state,
         AccountTable::Customers,
         credentials.as_ref(),
         password,
+        known_device.is_some(),
     )
     .await?;
-    let Some(credentials) = credentials.filter(|_| check.is_correct()) else {
+    let Some(credentials) = credentials else {
         return Err(SignInError::Failed);
     };
-    state
+    if !check.is_correct() {
+        let mut work = Work::begin(state).await?;
+        let now = state.now();
+        let tx = work.tx();
+        events::record(tx, credentials.id, now, Event::SignInFailed, Some(from.ip)).await?;
+        if matches!(check, lockout::PasswordCheck::Wrong { locked_now: true }) {
+            events::record(tx, credentials.id, now, Event::Locked, Some(from.ip)).await?;
+            // A lock this browser's own guesses filled is not "from elsewhere":
+            // the device loses its way past it (SPEC §9).
+            if let Some(device) = &known_device {
+                tx.forget_device(credentials.id, &device.hash()).await?;
+            }
+        }
+        work.commit().await?;
+        return Err(SignInError::Failed);
+    }
+    let customer = state
         .db
         .customer_by_id(credentials.id)
         .await?
-        .ok_or(SignInError::Failed)
+        .ok_or(SignInError::Failed)?;
+    Ok(SignedIn {
+        customer,
+        known_device,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,16 +233,29 @@ impl From<StoreError> for ChangePasswordError {
     }
 }
 
+/// Where a password change comes from.
+pub enum ChangeFrom<'a> {
+    /// The account page, in the session with this key (hash): it stays.
+    /// `device`: the browser's device cookie for the account, if it has one.
+    AccountPage {
+        session_key_hash: &'a str,
+        device: Option<DeviceCookie>,
+    },
+    Rest,
+}
+
 /// Changes a signed-in customer's password. The current password is checked
 /// like a sign-in (it counts toward the lockout). Every session and API token
-/// ends and outstanding reset links die; the caller re-binds its own session to
-/// the returned stamp. A notice mail is queued.
+/// ends (but the account page's own session) and outstanding reset links die;
+/// the caller re-binds its own session to the returned stamp. A notice mail is
+/// queued.
 pub async fn change_password(
     state: &AppState,
     customer: &CustomerRow,
     current: &str,
     new: &str,
     confirmation: Option<&str>,
+    from: ChangeFrom<'_>,
 ) -> Result<String, ChangePasswordError> {
     if current.is_empty() {
         // A form sent without it: no password is empty, so nothing to count.
@@ -205,6 +265,17 @@ pub async fn change_password(
         lockout::check_current_password(state, AccountTable::Customers, customer.id, current)
             .await?;
     if check.left_locked() {
+        if let ChangeFrom::AccountPage {
+            device: Some(device),
+            ..
+        } = &from
+        {
+            // This browser's guesses locked the account: it is no longer a
+            // device that gets past the lock.
+            let mut work = Work::begin(state).await?;
+            work.tx().forget_device(customer.id, &device.hash()).await?;
+            work.commit().await?;
+        }
         return Err(ChangePasswordError::LockedOut);
     }
     if !check.is_correct() {
@@ -217,9 +288,24 @@ pub async fn change_password(
         .map_err(ChangePasswordError::Policy)?;
     let hash = state.hasher.hash(&password).await?;
     let notice = mail::password_changed(state, customer)?;
+    let now = state.now();
     let mut work = Work::begin(state).await?;
     work.tx().set_password_hash(customer.id, &hash).await?;
-    let ended = end_every_session(&mut work, customer.id, state.now()).await?;
+    let (keep, how) = match from {
+        ChangeFrom::AccountPage {
+            session_key_hash, ..
+        } => (Some(session_key_hash), "account_page"),
+        ChangeFrom::Rest => (None, "rest"),
+    };
+    let ended = end_every_other_session(&mut work, customer.id, now, keep).await?;
+    events::record(
+        work.tx(),
+        customer.id,
+        now,
+        Event::PasswordChanged { how },
+        None,
+    )
+    .await?;
     work.queue_mail(&notice).await?;
     work.commit().await?;
     Ok(ended.stamp)
@@ -236,6 +322,15 @@ pub async fn unlock(
         .clear_lockout(AccountTable::Customers, customer.id)
         .await?;
     work.tx().insert_audit(audit).await?;
+    let by = audit.admin_email.as_str();
+    events::record(
+        work.tx(),
+        customer.id,
+        audit.at,
+        Event::Unlocked { by },
+        None,
+    )
+    .await?;
     work.commit().await
 }
 

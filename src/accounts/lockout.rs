@@ -40,14 +40,17 @@ impl PasswordCheck {
 
 /// A sign-in: checks `password` against `account` and keeps the lockout count.
 /// An unknown account checks a dummy hash, and so does a locked one, so the
-/// answer takes as long either way.
+/// answer takes as long either way. `known_device`: the browser has signed in
+/// to this account before (SPEC §9): while the account is locked by failures
+/// from elsewhere, its right password still gets in; its failures still count.
 pub async fn check_sign_in(
     state: &AppState,
     table: AccountTable,
     account: Option<&Credentials>,
     password: &str,
+    known_device: bool,
 ) -> Result<PasswordCheck, StoreError> {
-    check(state, table, account, password, Settle::SignIn).await
+    check(state, table, account, password, Settle::SignIn, known_device).await
 }
 
 /// The password of an administrator who is asked for a code next: a right
@@ -59,7 +62,7 @@ pub async fn check_first_of_two(
     account: Option<&Credentials>,
     password: &str,
 ) -> Result<PasswordCheck, StoreError> {
-    check(state, table, account, password, Settle::FirstOfTwo).await
+    check(state, table, account, password, Settle::FirstOfTwo, false).await
 }
 
 /// A second-factor code of a signed-in-by-password account: reserved and
@@ -130,6 +133,7 @@ pub async fn check_current_password(
         account.as_ref(),
         password,
         Settle::CurrentPassword,
+        false,
     )
     .await
 }
@@ -140,6 +144,7 @@ async fn check(
     account: Option<&Credentials>,
     password: &str,
     settle: Settle,
+    known_device: bool,
 ) -> Result<PasswordCheck, StoreError> {
     // Read for every attempt, known account or not, so both take the same path.
     let options = PasswordOptions::load(&state.db).await?;
@@ -154,13 +159,27 @@ async fn check(
         }
         None => false,
     };
+    // A known device is checked even while the account is locked.
     let checked = account
-        .filter(|_| reserved)
+        .filter(|_| reserved || known_device)
         .map(|a| a.password_hash.as_str());
     let matches = state.hasher.verify(checked, password).await;
     let Some(account) = account else {
         return Ok(PasswordCheck::Wrong { locked_now: false });
     };
+    if !reserved && known_device {
+        if matches {
+            // The owner's own browser: in, and the lock stays for everyone else.
+            state.db.record_sign_in_time(table, account.id, now).await?;
+            return Ok(PasswordCheck::Correct);
+        }
+        // Guessing from the owner's device is limited like any other: once
+        // its failures fill the limit, the caller forgets the device.
+        let failures = state.db.count_failed_sign_in(table, account.id).await?;
+        return Ok(PasswordCheck::Wrong {
+            locked_now: failures >= rule.failures,
+        });
+    }
     if !reserved {
         return Ok(PasswordCheck::Locked);
     }

@@ -4,11 +4,14 @@
 pub mod admin_users;
 pub mod admins;
 pub mod customers;
+pub mod devices;
 mod email;
+pub mod events;
 mod hashing;
 pub mod lockout;
 mod name;
 mod password;
+pub mod security;
 pub mod sign_out;
 pub mod totp;
 pub mod two_factor;

@@ -15,12 +15,27 @@ pub struct SessionsEnded {
 }
 
 /// Revokes every API token, rotates the security stamp (every storefront
-/// session ends) and deletes outstanding reset links, in the caller's work.
+/// session ends), deletes the listed sessions and outstanding reset links, in
+/// the caller's work.
 pub async fn end_every_session(
     work: &mut Work<'_>,
     customer_id: i64,
     now: i64,
 ) -> StoreResult<SessionsEnded> {
+    end_every_other_session(work, customer_id, now, None).await
+}
+
+/// The same, but the session with key hash `keep` stays listed: the caller
+/// re-binds it to the new stamp (a password change on the account page).
+pub async fn end_every_other_session(
+    work: &mut Work<'_>,
+    customer_id: i64,
+    now: i64,
+    keep: Option<&str>,
+) -> StoreResult<SessionsEnded> {
+    work.tx()
+        .delete_customer_sessions(customer_id, None, keep)
+        .await?;
     let revoked_tokens = work.tx().revoke_api_tokens(customer_id, now).await?;
     let stamp = new_security_stamp();
     work.tx().rotate_security_stamp(customer_id, &stamp).await?;

@@ -1,7 +1,11 @@
 //! Customer API tokens ("OAuth tokens" in Magento's words): issued for a valid
 //! sign-in, refused once unknown, expired, revoked or older than the stamp.
 
-use crate::accounts::customers::{self, SignInError};
+use std::net::IpAddr;
+
+use crate::accounts::customers::{self, SignInError, SignInFrom};
+use crate::accounts::events::{self, Event};
+use crate::accounts::security::TOUCH_EVERY_SECONDS;
 use crate::accounts::sign_out::end_every_session;
 use crate::secrets::{random_token, token_hash};
 use crate::settings::PasswordOptions;
@@ -14,13 +18,20 @@ pub async fn issue(
     state: &AppState,
     username: &str,
     password: &str,
+    client_ip: IpAddr,
 ) -> Result<String, SignInError> {
-    let customer = customers::sign_in(state, username, password).await?;
+    let from = SignInFrom {
+        ip: client_ip,
+        device_cookie: &|_| None,
+    };
+    let customer = customers::sign_in(state, username, password, &from)
+        .await?
+        .customer;
     let options = PasswordOptions::load(&state.db).await?;
     let token = random_token();
     let now = state.now();
-    state
-        .db
+    let mut work = Work::begin(state).await?;
+    work.tx()
         .insert_api_token(
             &customer,
             &token_hash(&token),
@@ -28,18 +39,39 @@ pub async fn issue(
             now + options.api_token_lifetime_hours * 3600,
         )
         .await?;
+    events::record(
+        work.tx(),
+        customer.id,
+        now,
+        Event::TokenIssued,
+        Some(client_ip),
+    )
+    .await?;
+    work.commit().await?;
     Ok(token)
 }
 
-/// The customer behind a bearer token, if it is live.
+/// The customer behind a bearer token, if it is live. "Last used" is written
+/// at most once a minute.
 pub async fn verify(state: &AppState, token: &str) -> Result<Option<CustomerRow>, StoreError> {
     if token.len() != crate::secrets::TOKEN_LENGTH {
         return Ok(None);
     }
-    state
-        .db
-        .customer_by_api_token(&token_hash(token), state.now())
-        .await
+    let hash = token_hash(token);
+    let now = state.now();
+    let Some(owner) = state.db.customer_by_api_token(&hash, now).await? else {
+        return Ok(None);
+    };
+    if owner
+        .token_last_used_at
+        .is_none_or(|at| now - at >= TOUCH_EVERY_SECONDS)
+    {
+        state
+            .db
+            .touch_api_token(&hash, now, TOUCH_EVERY_SECONDS)
+            .await?;
+    }
+    Ok(Some(owner.customer))
 }
 
 /// Force Sign In: ends every session — every API token is revoked, every
@@ -55,6 +87,15 @@ pub async fn force_sign_in(
         .await?
         .revoked_tokens;
     work.tx().insert_audit(audit).await?;
+    let by = audit.admin_email.as_str();
+    events::record(
+        work.tx(),
+        customer.id,
+        audit.at,
+        Event::ForceSignIn { by },
+        None,
+    )
+    .await?;
     work.commit().await?;
     tracing::info!(
         customer_id = customer.id,

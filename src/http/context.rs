@@ -15,11 +15,12 @@ use super::cookies;
 use super::csrf::CsrfSeed;
 use super::errors::AppError;
 use crate::accounts::admins::{self, Admin};
-use crate::accounts::customers;
+use crate::accounts::security::{self, Browser};
 use crate::config::Config;
 use crate::i18n::Locale;
 use crate::state::AppState;
 use crate::store::CustomerRow;
+use crate::store::sessions::CUSTOMER_SESSION_KEY;
 
 /// The base name of the language cookie (see `cookies::name`).
 pub const LANG_COOKIE: &str = "lang";
@@ -228,9 +229,30 @@ pub async fn signed_in(
         let admin = admins::current(state, id, &stamp).await.ok().flatten();
         (None, admin)
     } else {
-        let customer = customers::current(state, id, &stamp).await.ok().flatten();
+        let Ok(Some(key)) = session.get::<String>(CUSTOMER_SESSION_KEY).await else {
+            return (None, None);
+        };
+        let customer = session_customer(state, id, &stamp, &key).await;
         (customer, None)
     }
+}
+
+/// The customer a session's row signs in, for error pages: nobody when
+/// anything cannot be read. (The IP is not known there; the row is not touched.)
+async fn session_customer(
+    state: &AppState,
+    id: i64,
+    stamp: &str,
+    key: &str,
+) -> Option<CustomerRow> {
+    let owner = state
+        .db
+        .customer_by_session_key(&crate::secrets::token_hash(key))
+        .await
+        .ok()
+        .flatten()?;
+    (owner.customer.id == id && crate::secrets::secure_eq(&owner.customer.security_stamp, stamp))
+        .then_some(owner.customer)
 }
 
 /// A request to an HTML page of the storefront or the admin.
@@ -241,6 +263,9 @@ pub struct Visitor {
     pub form_key: String,
     pub client_ip: IpAddr,
     pub path: String,
+    pub user_agent: String,
+    /// The request's headers, for the cookies a page reads itself (device cookies).
+    pub headers: HeaderMap,
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -265,6 +290,13 @@ impl FromRequestParts<AppState> for Visitor {
             form_key: state.form_key(&seed),
             client_ip: client_ip(parts, &state.config),
             path: parts.uri.path().to_string(),
+            user_agent: parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+            headers: parts.headers.clone(),
         })
     }
 }
@@ -352,13 +384,20 @@ impl Visitor {
     /// The signed-in customer, if the session's stamp is still the customer's
     /// and the sign-in is within its absolute lifetime; otherwise (reset,
     /// password change, Force Sign In, too old) the session is ended.
+    /// The session's row must still be there too: a session ended from the
+    /// security page (on any instance) is signed out on its next request.
     pub async fn customer(&self) -> Result<Option<CustomerRow>, AppError> {
         let customer = match CUSTOMER.read(&self.session, self.state.now()).await? {
             SessionSignIn::Nobody => return Ok(None),
             SessionSignIn::Expired => None,
-            SessionSignIn::Current { id, stamp } => {
-                customers::current(&self.state, id, &stamp).await?
-            }
+            SessionSignIn::Current { id, stamp } => match self.session_key().await? {
+                // Signed in before sessions had rows: signed out.
+                None => None,
+                Some(key) => {
+                    security::session_customer(&self.state, id, &stamp, &key, self.client_ip)
+                        .await?
+                }
+            },
         };
         if customer.is_none() {
             self.session.flush().await?;
@@ -366,8 +405,13 @@ impl Visitor {
         Ok(customer)
     }
 
-    /// Signs the customer into this session under a fresh session id.
-    pub async fn sign_in_customer(&self, customer: &CustomerRow) -> Result<(), AppError> {
+    /// Signs the customer into this session under a fresh session id; the
+    /// session keeps `session_key`, the key of its row (`security::browser_signed_in`).
+    pub async fn sign_in_customer(
+        &self,
+        customer: &CustomerRow,
+        session_key: &str,
+    ) -> Result<(), AppError> {
         CUSTOMER
             .write(
                 &self.session,
@@ -376,7 +420,20 @@ impl Visitor {
                 self.state.now(),
             )
             .await?;
+        self.session
+            .insert(CUSTOMER_SESSION_KEY, session_key)
+            .await?;
         Ok(())
+    }
+
+    /// The key of this session's row, when a customer signed in here.
+    pub async fn session_key(&self) -> Result<Option<String>, AppError> {
+        Ok(self.session.get(CUSTOMER_SESSION_KEY).await?)
+    }
+
+    /// The browser this request came from.
+    pub fn browser(&self) -> Browser {
+        Browser::new(self.client_ip, &self.user_agent)
     }
 
     /// Keeps this session signed in after its own password change rotated the

@@ -147,3 +147,64 @@ pub fn admin_activation(
     };
     render(state, email, "admin_activation", l, body)
 }
+
+/// The new-device notice (SPEC §9): when, which browser, from where, and a
+/// "This wasn't me" link built from BASE_URL only.
+#[allow(clippy::too_many_arguments)]
+pub fn new_device(
+    state: &AppState,
+    customer: &CustomerRow,
+    at: i64,
+    browser: &str,
+    system: &str,
+    ip: std::net::IpAddr,
+    not_me_token: &str,
+) -> anyhow::Result<NewMail> {
+    let l = locale_of(customer);
+    let link = format!(
+        "{}/customer/account/notme?token={}",
+        state.config.base(),
+        not_me_token
+    );
+    let when = time::OffsetDateTime::from_unix_timestamp(at)
+        .map(|t| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        })
+        .unwrap_or_default();
+    let unknown = l.t("security-unknown");
+    let or_unknown = |s: &str| {
+        if s.is_empty() {
+            unknown.clone()
+        } else {
+            s.to_string()
+        }
+    };
+    let body = Body {
+        title: l.t("email-new-device-subject"),
+        greeting: greeting(l, customer),
+        paragraphs: vec![
+            l.t("email-new-device-intro"),
+            l.t_with(
+                "email-new-device-details",
+                &[
+                    ("when", &when),
+                    ("browser", &or_unknown(browser)),
+                    ("system", &or_unknown(system)),
+                    ("ip", &ip.to_string()),
+                ],
+            ),
+            l.t("email-new-device-if-you"),
+            l.t("email-new-device-if-not"),
+        ],
+        action: Some((l.t("email-new-device-button"), link)),
+        footer: l.t_with("email-footer", &[("support", &state.config.support_email)]),
+    };
+    render(state, &customer.email, "new_device", l, body)
+}

@@ -5,6 +5,6 @@ mod compose;
 mod transport;
 mod worker;
 
-pub use compose::{admin_activation, password_changed, reset_link};
+pub use compose::{admin_activation, new_device, password_changed, reset_link};
 pub use transport::{SendError, Transport};
 pub use worker::{MailWorker, backoff_seconds};

@@ -3,6 +3,7 @@
 
 pub mod guessing;
 pub mod limits;
+pub mod not_me;
 mod token;
 
 pub use limits::allows;
@@ -10,6 +11,7 @@ pub use token::ResetToken;
 
 use std::net::IpAddr;
 
+use crate::accounts::events::{self, Event};
 use crate::accounts::sign_out::end_every_session;
 use crate::accounts::{Email, EmailError, Password, PasswordProblem};
 use crate::mail;
@@ -22,7 +24,11 @@ use crate::work::Work;
 /// Who asked for the link.
 pub enum Requester<'a> {
     /// A shopper on the storefront or an API client: counted by IP and email.
-    Visitor { client_ip: IpAddr },
+    /// `via` names where from on the customer's timeline ("storefront", "rest").
+    Visitor {
+        client_ip: IpAddr,
+        via: &'static str,
+    },
     /// An administrator: counted by the customer's email only, never the admin's IP.
     Admin { audit: &'a AuditEntry },
 }
@@ -96,12 +102,14 @@ async fn send_link(
     requester: Requester<'_>,
 ) -> Result<(), RequestError> {
     let protection = options.protection_type;
-    let (client_ip, audit) = match requester {
-        Requester::Visitor { client_ip } => (
+    let (client_ip, audit, via, ip) = match requester {
+        Requester::Visitor { client_ip, via } => (
             protection.counts_ip().then(|| limits::limit_key(client_ip)),
             None,
+            via,
+            Some(client_ip),
         ),
-        Requester::Admin { audit } => (None, Some(audit)),
+        Requester::Admin { audit } => (None, Some(audit), "admin", None),
     };
     let keys = RequestKeys {
         client_ip,
@@ -130,6 +138,13 @@ async fn send_link(
             .replace_reset_link(customer.id, &token_hash(&token), now, expires_at)
             .await?;
         work.queue_mail(mail).await?;
+        let via = match audit {
+            // An administrator's (or a bulk job's) request names them.
+            Some(entry) => format!("{via}: {} {}", entry.admin_email, entry.detail),
+            None => via.to_string(),
+        };
+        let event = Event::ResetRequested { via: via.trim() };
+        events::record(work.tx(), customer.id, now, event, ip).await?;
     }
     if let Some(entry) = audit {
         work.tx().insert_audit(entry).await?;
@@ -159,12 +174,12 @@ pub async fn open_link(
     let Some(hash) = guessing::presented_hash(state, token, client_ip).await? else {
         return Ok(None);
     };
-    if state
-        .db
-        .reset_token_owner(&hash, state.now())
-        .await?
-        .is_some()
-    {
+    let now = state.now();
+    if let Some(customer_id) = state.db.reset_token_owner(&hash, now).await? {
+        let mut work = Work::begin(state).await?;
+        let event = Event::ResetLinkOpened;
+        events::record(work.tx(), customer_id, now, event, Some(client_ip)).await?;
+        work.commit().await?;
         return Ok(Some(hash));
     }
     guessing::record_failure(state, client_ip).await?;
@@ -265,6 +280,8 @@ async fn set_password_from_link(
         .clear_lockout(AccountTable::Customers, customer.id)
         .await?;
     end_every_session(&mut work, customer.id, now).await?;
+    let event = Event::PasswordChanged { how: "reset_link" };
+    events::record(work.tx(), customer.id, now, event, None).await?;
     work.queue_mail(&notice).await?;
     work.commit().await?;
     tracing::info!(customer_id = customer.id, "password reset completed");

@@ -37,6 +37,7 @@ pub fn token_hash(token: &str) -> String {
 #[derive(Clone)]
 pub struct ServerKeys {
     csrf: Vec<u8>,
+    device: Vec<u8>,
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -50,18 +51,30 @@ impl ServerKeys {
         let csrf = db
             .setting_or_insert("secret.csrf_key", &random_token())
             .await?;
+        let device = db
+            .setting_or_insert("secret.device_key", &random_token())
+            .await?;
         Ok(ServerKeys {
             csrf: csrf.into_bytes(),
+            device: device.into_bytes(),
         })
     }
 
     /// HMAC-SHA256 of `message` under the CSRF key, base64url.
     pub fn csrf_mac(&self, message: &str) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.csrf).expect("HMAC takes any key length");
-        mac.update(message.as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        mac(&self.csrf, message)
     }
+
+    /// HMAC-SHA256 of `message` under the device-cookie key, base64url.
+    pub fn device_mac(&self, message: &str) -> String {
+        mac(&self.device, message)
+    }
+}
+
+fn mac(key: &[u8], message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
 /// Compares two secrets in constant time.

@@ -1,4 +1,7 @@
-//! tower-sessions' own sqlx stores, one per backend, behind one type.
+//! tower-sessions' own sqlx stores, one per backend, behind one type. It also
+//! keeps the listable session rows (`customer_sessions`) in step: when a
+//! signed-in session gets a new id (sign-in, a reset link opened, a password
+//! change), its row learns the id, so ending the session deletes both.
 
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
@@ -8,25 +11,46 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 use super::Db;
 
 #[derive(Debug, Clone)]
-pub enum SessionStore {
+pub struct SessionStore {
+    backend: Backend,
+    db: Db,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
 }
 
+/// The session value holding the key of a signed-in session's row.
+pub const CUSTOMER_SESSION_KEY: &str = "customer_session";
+
 macro_rules! on_store {
     ($store:expr, |$s:ident| $body:expr) => {
-        match $store {
-            SessionStore::Sqlite($s) => $body,
-            SessionStore::Postgres($s) => $body,
+        match &$store.backend {
+            Backend::Sqlite($s) => $body,
+            Backend::Postgres($s) => $body,
         }
     };
 }
 
 impl SessionStore {
     pub fn new(db: Db) -> Self {
-        match db {
-            Db::Sqlite(pool) => SessionStore::Sqlite(SqliteStore::new(pool)),
-            Db::Postgres(pool) => SessionStore::Postgres(PostgresStore::new(pool)),
+        let backend = match &db {
+            Db::Sqlite(pool) => Backend::Sqlite(SqliteStore::new(pool.clone())),
+            Db::Postgres(pool) => Backend::Postgres(PostgresStore::new(pool.clone())),
+        };
+        SessionStore { backend, db }
+    }
+
+    /// Deletes the records with these ids (sessions ended from elsewhere).
+    pub async fn delete_records(&self, ids: &[String]) {
+        for id in ids {
+            if let Ok(id) = id.parse::<Id>()
+                && let Err(e) = session_store::SessionStore::delete(self, &id).await
+            {
+                tracing::warn!(error = %e, "cannot delete an ended session's record");
+            }
         }
     }
 
@@ -38,7 +62,14 @@ impl SessionStore {
 #[async_trait]
 impl session_store::SessionStore for SessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        on_store!(self, |s| s.create(record).await)
+        on_store!(self, |s| s.create(record).await)?;
+        if let Some(serde_json::Value::String(key)) = record.data.get(CUSTOMER_SESSION_KEY) {
+            self.db
+                .set_customer_session_id(&crate::secrets::token_hash(key), &record.id.to_string())
+                .await
+                .map_err(|e| session_store::Error::Backend(e.to_string()))?;
+        }
+        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {

@@ -122,6 +122,43 @@ impl Db {
 }
 
 impl Db {
+    /// A known device's right password while the account is locked: the
+    /// sign-in time is kept, the lock and its count are left as they are.
+    pub async fn record_sign_in_time(
+        &self,
+        table: AccountTable,
+        id: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE {} SET last_sign_in_at = $2 WHERE id = $1",
+            table.name()
+        );
+        on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "record a sign-in time"))?;
+        Ok(())
+    }
+
+    /// A known device's wrong password while the account is locked: it counts
+    /// (toward the next lock once this one ends). Returns the new count.
+    pub async fn count_failed_sign_in(&self, table: AccountTable, id: i64) -> StoreResult<i64> {
+        let sql = format!(
+            "UPDATE {} SET failed_sign_ins = failed_sign_ins + 1 WHERE id = $1 \
+             RETURNING failed_sign_ins",
+            table.name()
+        );
+        on_pool!(self, |pool| sqlx::query_scalar(&sql)
+            .bind(id)
+            .fetch_one(pool)
+            .await)
+        .map_err(|e| super::context(e, "count a failed sign-in"))
+    }
+
     /// A reserved attempt had the right first factor: its reservation is given
     /// back, the rest of the count stays until the second factor settles it.
     /// True when the attempt stands (the account is not locked).

@@ -68,7 +68,7 @@ async fn customer(app: &TestApp, email: &str) -> i64 {
 
 /// A customer API token, issued by the same sign-in the REST token call uses.
 async fn api_token(app: &TestApp, email: &str, password: &str) -> String {
-    api_tokens::issue(&app.state, email, password)
+    api_tokens::issue(&app.state, email, password, [127, 0, 0, 1].into())
         .await
         .expect("a token for a valid sign-in")
 }

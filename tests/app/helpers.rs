@@ -293,8 +293,16 @@ impl TestApp {
 
     /// A client that appears to come from `ip` (via the trusted proxy header).
     pub fn client_from(&self, ip: &str) -> Client {
+        self.browser_from(ip, None)
+    }
+
+    /// A client from `ip` that sends `user_agent` (reqwest sends none).
+    pub fn browser_from(&self, ip: &str, user_agent: Option<&str>) -> Client {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-forwarded-for", ip.parse().unwrap());
+        if let Some(agent) = user_agent {
+            headers.insert("user-agent", agent.parse().unwrap());
+        }
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -368,6 +376,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// The same browser (cookies and all) talking to another instance.
+    pub fn on(&self, app: &TestApp) -> Client {
+        Client {
+            base: app.address.clone(),
+            http: self.http.clone(),
+            form_key: std::sync::Mutex::new(self.form_key.lock().unwrap().clone()),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_string()

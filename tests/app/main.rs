@@ -15,6 +15,7 @@ mod grid_search;
 mod lockout;
 mod recovery;
 mod seal;
+mod security_page;
 mod sessions;
 mod storefront;
 mod two_factor;

@@ -8,6 +8,7 @@ use super::grid::{GridParams, PAGE_SIZES, Pager, Slice};
 use super::guard::{Allowed, SignedInAdmin, may};
 use super::{parse_id, query_params};
 use crate::accounts::admins::Permission;
+use crate::accounts::events::{self, TimelineEntry};
 use crate::accounts::lockout;
 use crate::http::errors::{AppError, AppResult};
 use crate::http::page::{PageView, format_date, format_datetime, render};
@@ -259,14 +260,80 @@ struct CustomerPage {
     can_force_sign_in: bool,
     can_view_audit: bool,
     force_confirm: String,
+    activity: Vec<ActivityView>,
+    newer_page: Option<i64>,
+    older_page: Option<i64>,
+}
+
+/// One line of the security activity: what, when, from where, and for a
+/// mail its delivery state and last SMTP reply. Never a token or a link.
+struct ActivityView {
+    at: String,
+    what: String,
+    detail: String,
+    ip: String,
+    state: String,
+}
+
+/// The one-word details events store (where from, how), shown translated;
+/// any other detail (an administrator's address, a browser) as stored.
+const DETAIL_CODES: [&str; 9] = [
+    "storefront",
+    "rest",
+    "account_page",
+    "reset_link",
+    "security_page",
+    "rest_all",
+    "one",
+    "all_others",
+    "not_me",
+];
+
+/// Entries per page of the security activity.
+const ACTIVITY_PAGE: i64 = 20;
+
+fn activity_view(visitor: &crate::http::context::Visitor, entry: TimelineEntry) -> ActivityView {
+    match entry {
+        TimelineEntry::Event(e) => ActivityView {
+            at: format_datetime(e.at),
+            what: visitor.t(&format!("event-{}", e.kind.replace('_', "-"))),
+            detail: if DETAIL_CODES.contains(&e.detail.as_str()) {
+                visitor.t(&format!("event-detail-{}", e.detail.replace('_', "-")))
+            } else {
+                e.detail
+            },
+            ip: e.ip.unwrap_or_default(),
+            state: String::new(),
+        },
+        TimelineEntry::Mail(m) => ActivityView {
+            at: format_datetime(m.created_at),
+            what: visitor.t(&format!("event-mail-{}", m.kind.replace('_', "-"))),
+            detail: m.last_error.unwrap_or_default(),
+            ip: String::new(),
+            state: visitor.t(&format!("admin-mail-status-{}", m.status)),
+        },
+    }
 }
 
 pub async fn view(
     admin: Allowed<may::ViewCustomers>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let state = admin.state();
     let customer = find(state, &id).await?;
+    let activity_page = query_params(query.as_deref())
+        .into_iter()
+        .find(|(k, _)| k == "activity")
+        .and_then(|(_, v)| v.parse::<i64>().ok())
+        .filter(|p| (1..=100_000).contains(p))
+        .unwrap_or(1);
+    let (entries, more) =
+        events::timeline(&state.db, &customer, activity_page, ACTIVITY_PAGE).await?;
+    let activity = entries
+        .into_iter()
+        .map(|e| activity_view(&admin.visitor, e))
+        .collect();
     let now = state.now();
     let active_api_tokens = state.db.active_api_token_count(customer.id, now).await?;
     let locked_until = customer
@@ -301,5 +368,8 @@ pub async fn view(
         can_force_sign_in: admin.admin.can(Permission::ForceSignIn),
         can_view_audit: admin.admin.can(Permission::ViewAudit),
         force_confirm: admin.visitor.t("admin-force-confirm"),
+        activity,
+        newer_page: (activity_page > 1).then_some(activity_page - 1),
+        older_page: more.then_some(activity_page + 1),
     })
 }

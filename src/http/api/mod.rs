@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::context::{ClientIp, locale_of};
-use crate::accounts::customers::{self, ChangePasswordError, SignInError};
+use crate::accounts::customers::{self, ChangeFrom, ChangePasswordError, SignInError};
 use crate::api_tokens;
 use crate::i18n::Locale;
 use crate::recovery::{self, Link, RequestError, Requester, ResetError};
@@ -27,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/V1/customers/password", put(request_reset))
         .route("/V1/customers/resetPassword", post(reset_password))
         .route("/V1/customers/me/password", put(change_password))
+        .route(
+            "/V1/integration/customer/revoke-customer-token",
+            post(revoke_customer_token),
+        )
         // A known path with the wrong method answers in JSON like any other REST error.
         .method_not_allowed_fallback(|lang: ApiLocale| async move {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, lang.0.t("api-not-found"))
@@ -139,9 +143,10 @@ struct TokenRequest {
 async fn issue_token(
     State(state): axum::extract::State<AppState>,
     ApiLocale(l): ApiLocale,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<Json<String>, ApiError> {
-    match api_tokens::issue(&state, &body.username, &body.password).await {
+    match api_tokens::issue(&state, &body.username, &body.password, ip).await {
         Ok(token) => Ok(Json(token)),
         Err(SignInError::Failed) => {
             Err(ApiError::new(StatusCode::UNAUTHORIZED, l.t("login-failed")))
@@ -171,7 +176,16 @@ async fn request_reset(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<Json<bool>, ApiError> {
-    match recovery::request_reset(&state, &body.email, Requester::Visitor { client_ip: ip }).await {
+    match recovery::request_reset(
+        &state,
+        &body.email,
+        Requester::Visitor {
+            client_ip: ip,
+            via: "rest",
+        },
+    )
+    .await
+    {
         Ok(()) => Ok(Json(true)),
         Err(RequestError::Limited) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -245,6 +259,7 @@ async fn change_password(
         &body.current_password,
         &body.new_password,
         None,
+        ChangeFrom::Rest,
     )
     .await
     {
@@ -269,4 +284,17 @@ async fn change_password(
         }
         Err(ChangePasswordError::Internal(e)) => Err(ApiError::internal(e, l)),
     }
+}
+
+/// Magento's revoke-customer-token: every API token of the bearer's customer ends.
+async fn revoke_customer_token(
+    State(state): State<AppState>,
+    ApiLocale(l): ApiLocale,
+    ClientIp(ip): ClientIp,
+    ApiCustomer(customer): ApiCustomer,
+) -> Result<Json<bool>, ApiError> {
+    crate::accounts::security::revoke_all_tokens(&state, customer.id, ip)
+        .await
+        .map_err(|e| ApiError::internal(e, l))?;
+    Ok(Json(true))
 }

@@ -5,16 +5,25 @@ use serde::{Deserialize, Serialize};
 
 use super::flash_password_problems;
 use super::signed_in::{LOGIN, MaybeCustomer, SignedInCustomer};
+use axum::http::HeaderValue;
+use axum::http::header::SET_COOKIE;
+
 use crate::accounts::customers::{
-    self, ChangePasswordError, RegisterError, Registration, SignInError,
+    self, ChangeFrom, ChangePasswordError, RegisterError, Registration, SignInError, SignInFrom,
+    SignedIn,
 };
+use crate::accounts::devices::{self, DeviceCookie};
+use crate::accounts::security::{self, Notice};
 use crate::http::context::{FlashKind, Visitor};
+use crate::http::cookies;
 use crate::http::errors::AppResult;
 use crate::http::page::{PageView, render, see_other};
 use crate::store::CustomerRow;
 
 const ACCOUNT: &str = "/customer/account";
 const REGISTER_DRAFT: &str = "register_draft";
+/// The device cookie lasts as long as browsers let a cookie last (400 days).
+const DEVICE_COOKIE_MAX_AGE: i64 = 400 * 24 * 3600;
 
 #[derive(Template)]
 #[template(path = "storefront/home.html")]
@@ -78,11 +87,11 @@ pub async fn register(visitor: Visitor, Form(form): Form<RegisterForm>) -> AppRe
     };
     match customers::register(&visitor.state, &registration, visitor.locale).await {
         Ok(customer) => {
-            visitor.sign_in_customer(&customer).await?;
+            let response = browser_signed_in(&visitor, &customer, None, Notice::Never).await?;
             visitor
                 .flash_key(FlashKind::Success, "register-success")
                 .await?;
-            Ok(see_other(ACCOUNT))
+            Ok(response)
         }
         Err(RegisterError::EmailTaken) => {
             let text = visitor.t("register-email-taken");
@@ -137,11 +146,19 @@ pub async fn login_page(MaybeCustomer { visitor, customer }: MaybeCustomer) -> A
 }
 
 pub async fn login(visitor: Visitor, Form(form): Form<LoginForm>) -> AppResult<Response> {
-    match customers::sign_in(&visitor.state, &form.email, &form.password).await {
-        Ok(customer) => {
-            visitor.sign_in_customer(&customer).await?;
-            Ok(see_other(ACCOUNT))
-        }
+    let headers = &visitor.headers;
+    let secure = visitor.state.config.secure_cookies();
+    let device_cookie =
+        move |customer_id| cookies::get(headers, &devices::cookie_name(customer_id), secure);
+    let from = SignInFrom {
+        ip: visitor.client_ip,
+        device_cookie: &device_cookie,
+    };
+    match customers::sign_in(&visitor.state, &form.email, &form.password, &from).await {
+        Ok(SignedIn {
+            customer,
+            known_device,
+        }) => browser_signed_in(&visitor, &customer, known_device, Notice::WhenNew).await,
         Err(SignInError::Failed) => {
             visitor.flash_key(FlashKind::Error, "login-failed").await?;
             Ok(see_other(LOGIN))
@@ -150,7 +167,42 @@ pub async fn login(visitor: Visitor, Form(form): Form<LoginForm>) -> AppResult<R
     }
 }
 
+/// Signs the browser in: its session row, its device cookie (set or renewed)
+/// and, for a device new to the account, the notice; then to My Account.
+async fn browser_signed_in(
+    visitor: &Visitor,
+    customer: &CustomerRow,
+    known_device: Option<DeviceCookie>,
+    notice: Notice,
+) -> AppResult<Response> {
+    let signed_in = security::browser_signed_in(
+        &visitor.state,
+        customer,
+        &visitor.browser(),
+        known_device,
+        notice,
+    )
+    .await?;
+    visitor
+        .sign_in_customer(customer, &signed_in.session_key)
+        .await?;
+    let cookie = cookies::set(
+        &devices::cookie_name(customer.id),
+        &signed_in.device.value(&visitor.state),
+        Some(DEVICE_COOKIE_MAX_AGE),
+        visitor.state.config.secure_cookies(),
+    );
+    let mut response = see_other(ACCOUNT);
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
 pub async fn logout(visitor: Visitor) -> AppResult<Response> {
+    if let Some(key) = visitor.session_key().await? {
+        security::signed_out(&visitor.state, &key).await?;
+    }
     visitor.sign_out().await?;
     visitor
         .flash_key(FlashKind::Success, "logout-success")
@@ -202,12 +254,26 @@ pub async fn edit(
     SignedInCustomer { visitor, customer }: SignedInCustomer,
     Form(form): Form<ChangePasswordForm>,
 ) -> AppResult<Response> {
+    let key_hash = visitor
+        .session_key()
+        .await?
+        .map(|key| crate::secrets::token_hash(&key))
+        .unwrap_or_default();
     let result = customers::change_password(
         &visitor.state,
         &customer,
         &form.current_password,
         &form.password,
         Some(&form.password_confirmation),
+        ChangeFrom::AccountPage {
+            session_key_hash: &key_hash,
+            device: cookies::get(
+                &visitor.headers,
+                &devices::cookie_name(customer.id),
+                visitor.state.config.secure_cookies(),
+            )
+            .and_then(|value| DeviceCookie::parse(&visitor.state, &value)),
+        },
     )
     .await;
     match result {

@@ -2,6 +2,7 @@
 
 mod account;
 mod recovery;
+mod security;
 pub mod signed_in;
 
 use axum::Router;
@@ -34,6 +35,23 @@ pub fn router() -> Router<AppState> {
         .route(
             "/customer/account/createPassword",
             get(recovery::create_password_page).post(recovery::create_password),
+        )
+        .route("/customer/account/security", get(security::page))
+        .route(
+            "/customer/account/security/sign-out",
+            post(security::end_session),
+        )
+        .route(
+            "/customer/account/security/sign-out-others",
+            post(security::end_other_sessions),
+        )
+        .route(
+            "/customer/account/security/revoke-token",
+            post(security::revoke_token),
+        )
+        .route(
+            "/customer/account/notme",
+            get(security::not_me_page).post(security::not_me_confirm),
         )
 }
 

@@ -11,9 +11,9 @@ use crate::http::page::{PageView, no_referrer, render, see_other};
 use crate::recovery::{self, Link, RequestError, Requester, ResetError};
 
 const FORGOT: &str = "/customer/account/forgotpassword";
-const CREATE_PASSWORD: &str = "/customer/account/createPassword";
+pub(super) const CREATE_PASSWORD: &str = "/customer/account/createPassword";
 /// The session keeps the link's hash, never the token itself.
-const RESET_TOKEN_HASH: &str = "reset_token_hash";
+pub(super) const RESET_TOKEN_HASH: &str = "reset_token_hash";
 const FORGOT_DRAFT: &str = "forgot_email";
 
 #[derive(Template)]
@@ -44,6 +44,7 @@ pub struct ForgotForm {
 pub async fn forgot(visitor: Visitor, Form(form): Form<ForgotForm>) -> AppResult<Response> {
     let requester = Requester::Visitor {
         client_ip: visitor.client_ip,
+        via: "storefront",
     };
     match recovery::request_reset(&visitor.state, &form.email, requester).await {
         Ok(()) => {
@@ -76,7 +77,7 @@ pub async fn forgot(visitor: Visitor, Form(form): Form<ForgotForm>) -> AppResult
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct TokenQuery {
-    token: Option<String>,
+    pub(super) token: Option<String>,
 }
 
 #[derive(Template)]

@@ -51,6 +51,10 @@ async fn admin_tour(app: TestApp, b: Browser) {
             &app.state,
             "lock.smith@example.com",
             "wrong-password-1",
+            &shop_accounts::accounts::customers::SignInFrom {
+                ip: [127, 0, 0, 1].into(),
+                device_cookie: &|_| None,
+            },
         )
         .await;
     }

@@ -17,6 +17,7 @@
 
 mod admin_tours;
 mod harness;
+mod security_tours;
 mod storefront_tours;
 mod two_factor_tour;
 
