@@ -55,7 +55,8 @@ impl From<StoreError> for RegisterError {
     }
 }
 
-fn check_name(name: &str) -> Option<&'static str> {
+/// The storefront's check of a first or last name: the catalog key of the problem.
+pub(crate) fn check_name(name: &str) -> Option<&'static str> {
     let name = name.trim();
     if name.is_empty() {
         Some("error-required-field")
@@ -165,7 +166,9 @@ pub async fn sign_in(
     if !lockout::check_sign_in(state, AccountTable::Customers, record, password).await? {
         return Err(SignInError::Failed);
     }
-    customer.ok_or(SignInError::Failed)
+    let customer = customer.ok_or(SignInError::Failed)?;
+    super::upgrade_if_legacy(state, &customer, password).await;
+    Ok(customer)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 //! Who may do what is decided by `Role::allows`; handlers only ask.
 
 mod actions;
-mod audit;
+pub(crate) mod audit;
 mod auth;
 mod config;
 mod customers;
