@@ -10,5 +10,6 @@ mod admin;
 mod api;
 mod browser;
 mod grid_search;
+mod import;
 mod recovery;
 mod storefront;
