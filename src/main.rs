@@ -12,11 +12,15 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&cli.config.rust_log).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        EnvFilter::try_new(&cli.config.rust_log).unwrap_or_else(|_| EnvFilter::new("info")),
+    );
+    if matches!(cli.command, Some(Command::Import(_))) {
+        // The import's standard output is its summary and rejected lines alone.
+        logs.with_writer(std::io::stderr).init();
+    } else {
+        logs.init();
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(cli.config).await?;

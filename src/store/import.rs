@@ -62,7 +62,15 @@ impl Db {
                     .await?;
                 ImportWriter::Sqlite(conn)
             }
-            Db::Postgres(pool) => ImportWriter::Postgres(pool.acquire().await?.detach()),
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?.detach();
+                // Commits need not wait for the WAL flush: a crash may lose the last
+                // batches, never part of one, and running the import again adds them.
+                sqlx::query("SET synchronous_commit = off")
+                    .execute(&mut conn)
+                    .await?;
+                ImportWriter::Postgres(conn)
+            }
         })
     }
 }
