@@ -8,7 +8,7 @@
 //! and no hashing permit. The permits bound memory: at most one 64 MiB Magento
 //! check per core at a time.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHasher as _, SaltString};
@@ -58,6 +58,33 @@ static FLOOR: LazyLock<Duration> = LazyLock::new(|| {
     tracing::debug!(?floor, "password check time floor");
     floor
 });
+
+/// A busy machine can slow the dearest kind past the measured floor. A check that
+/// took longer than the floor raises it to its own time (with the margin) for this
+/// long, so the checks after it, of every kind, last as long.
+const RAISE_FOR: Duration = Duration::from_secs(60);
+static RAISED: Mutex<Option<(Instant, Duration)>> = Mutex::new(None);
+
+fn floor_at(now: Instant) -> Duration {
+    let raised = RAISED.lock().map(|r| *r).unwrap_or(None);
+    match raised {
+        Some((at, floor)) if now.duration_since(at) < RAISE_FOR => floor.max(*FLOOR),
+        _ => *FLOOR,
+    }
+}
+
+/// Notes how long a check's work took; answers the floor it must last.
+fn observe(work: Duration, now: Instant) -> Duration {
+    let floor = floor_at(now);
+    if work <= floor {
+        return floor;
+    }
+    let raised = work.mul_f64(1.2);
+    if let Ok(mut r) = RAISED.lock() {
+        *r = Some((now, raised));
+    }
+    raised
+}
 
 fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let mut salt = [0u8; 16];
@@ -112,7 +139,8 @@ impl PasswordHasher {
     /// Checks `password` against a stored hash of any kind. With no hash (unknown
     /// account), an empty one (imported without a password) or one that cannot be
     /// read it checks a dummy one and answers false. Every call lasts at least the
-    /// floor, counted from when it got a hashing permit.
+    /// floor (raised for a while after a slow check), counted from when it got a
+    /// hashing permit.
     pub async fn verify(&self, hash: Option<&str>, password: &str) -> bool {
         let Ok(permit) = self.permits.acquire().await else {
             return false;
@@ -121,7 +149,8 @@ impl PasswordHasher {
         let hash = hash.map(str::to_string);
         let password = password.to_string();
         let (ok, floor) = tokio::task::spawn_blocking(move || {
-            (check_blocking(hash.as_deref(), &password), *FLOOR)
+            let ok = check_blocking(hash.as_deref(), &password);
+            (ok, observe(started.elapsed(), Instant::now()))
         })
         .await
         .unwrap_or((false, Duration::ZERO));
@@ -190,6 +219,17 @@ mod tests {
         assert!(!check_blocking(None, "not-a-real-password-4f1c"));
         assert!(!check_blocking(Some(""), ""));
         assert!(!check_blocking(Some("garbage"), "garbage"));
+    }
+
+    #[test]
+    fn a_slow_check_raises_the_floor_for_a_while() {
+        // Far ahead of the other tests' clock, which share the raised floor.
+        let now = Instant::now() + 100 * RAISE_FOR;
+        let slow = *FLOOR * 3;
+        assert_eq!(observe(slow, now), slow.mul_f64(1.2));
+        assert_eq!(floor_at(now + Duration::from_secs(1)), slow.mul_f64(1.2));
+        assert_eq!(observe(Duration::ZERO, now), slow.mul_f64(1.2));
+        assert_eq!(floor_at(now + RAISE_FOR), *FLOOR);
     }
 
     #[tokio::test]
