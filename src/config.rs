@@ -44,6 +44,27 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         customers: u64,
     },
+    /// Move customers in from another shop.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import Magento 2's Customers Main File export (CSV) with its password hashes.
+    ///
+    /// Exit status: 0 all rows imported or already present, 1 some rows rejected
+    /// (the others are in), 2 the file could not be read or imported.
+    Magento {
+        /// The CSV from System › Data Transfer › Export, entity "Customers Main File".
+        file: PathBuf,
+        /// Check the whole file and report what would happen, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = crate::import::DEFAULT_BATCH, hide = true)]
+        batch_size: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

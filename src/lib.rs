@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod i18n;
+pub mod import;
 pub mod mail;
 pub mod recovery;
 pub mod secrets;

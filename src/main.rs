@@ -3,7 +3,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{Context, bail};
 use clap::Parser;
 use shop_accounts::accounts::admins::{self, Role};
-use shop_accounts::config::{AdminCommand, Cli, Command};
+use shop_accounts::config::{AdminCommand, Cli, Command, ImportCommand};
+use shop_accounts::import;
 use shop_accounts::store::Db;
 use shop_accounts::{Application, app, cli};
 use tracing_subscriber::EnvFilter;
@@ -11,11 +12,15 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&cli.config.rust_log).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        EnvFilter::try_new(&cli.config.rust_log).unwrap_or_else(|_| EnvFilter::new("info")),
+    );
+    if matches!(cli.command, Some(Command::Import(_))) {
+        // The import's standard output is its summary and rejected lines alone.
+        logs.with_writer(std::io::stderr).init();
+    } else {
+        logs.init();
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(cli.config).await?;
@@ -63,6 +68,35 @@ async fn main() -> anyhow::Result<()> {
         Command::DemoData { customers } => {
             let state = shop_accounts::app::tool_state(cli.config).await?;
             shop_accounts::demo::fill(&state, customers).await
+        }
+        Command::Import(ImportCommand::Magento {
+            file,
+            dry_run,
+            batch_size,
+        }) => {
+            let state = shop_accounts::app::tool_state(cli.config).await?;
+            let options = import::Options {
+                dry_run,
+                batch_size: batch_size.max(1),
+            };
+            let code = match import::magento(&state, &file, &options).await {
+                Ok(summary) => {
+                    if dry_run {
+                        println!("dry run, nothing written:");
+                    }
+                    println!("{}", summary.line());
+                    for rejection in &summary.rejected {
+                        println!("{rejection}");
+                    }
+                    summary.exit_code()
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    e.exit_code()
+                }
+            };
+            state.db.close().await;
+            std::process::exit(code)
         }
     }
 }

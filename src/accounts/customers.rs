@@ -207,6 +207,7 @@ pub async fn sign_in(
         .customer_by_id(credentials.id)
         .await?
         .ok_or(SignInError::Failed)?;
+    super::upgrade_if_legacy(state, &credentials, password).await;
     Ok(SignedIn {
         customer,
         known_device,

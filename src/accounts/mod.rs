@@ -12,14 +12,16 @@ pub mod lockout;
 mod name;
 mod password;
 pub mod security;
+mod stored_hash;
 pub mod sign_out;
 pub mod totp;
 pub mod two_factor;
 
 pub use email::{Email, EmailError, MAX_EMAIL_LENGTH};
-pub use hashing::{PasswordHasher, hash_for_demo};
+pub use hashing::{PasswordHasher, hash_for_demo, upgrade_if_legacy};
 pub use name::{MAX_NAME_LENGTH, NameError, PersonName};
 pub use password::{MAX_PASSWORD_LENGTH, Password, PasswordPolicy, PasswordProblem};
+pub use stored_hash::{HashFormatError, StoredHash};
 
 /// A fresh security stamp: rotating it ends every session and API token.
 pub fn new_security_stamp() -> String {

@@ -13,6 +13,7 @@ mod browser;
 mod edge;
 mod grid_search;
 mod lockout;
+mod import;
 mod recovery;
 mod seal;
 mod security_page;

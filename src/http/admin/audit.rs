@@ -8,6 +8,8 @@ pub const UNLOCK: &str = "unlock";
 pub const FORCE_SIGN_IN: &str = "force_sign_in";
 pub const PASSWORD_OPTIONS: &str = "password_options";
 pub const SETUP: &str = "admin_setup";
+/// `shop-accounts import magento`, by `cli`.
+pub const MAGENTO_IMPORT: &str = "magento_import";
 
 /// The actions above, for the audit page's filter (the domain's are in `crate::audit`).
 pub const ACTIONS: [&str; 6] = [
@@ -40,6 +42,7 @@ pub fn label_key(action: &str) -> Option<&'static str> {
         a::ADMIN_DISABLED => "admin-action-admin-disabled",
         a::SETTINGS => "admin-action-settings",
         a::AUDIT_EXPORT => "admin-action-audit-export",
+        MAGENTO_IMPORT => "admin-action-magento-import",
         _ => return None,
     })
 }

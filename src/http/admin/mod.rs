@@ -4,7 +4,7 @@
 
 mod actions;
 mod activate;
-mod audit;
+pub(crate) mod audit;
 mod auth;
 mod config;
 mod customers;

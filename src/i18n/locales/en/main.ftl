@@ -243,6 +243,7 @@ admin-action-unlock = Unlock
 admin-action-force-sign-in = Force Sign In
 admin-action-password-options = Password Options changed
 admin-action-setup = First administrator created
+admin-action-magento-import = Customers imported from Magento
 
 admin-mail-title = Mail Queue
 admin-mail-intro = Message bodies and links are never shown here; a delivered message's body is erased.

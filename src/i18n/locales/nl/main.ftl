@@ -243,6 +243,7 @@ admin-action-unlock = Ontgrendelen
 admin-action-force-sign-in = Aanmelden forceren
 admin-action-password-options = Wachtwoordopties gewijzigd
 admin-action-setup = Eerste beheerder aangemaakt
+admin-action-magento-import = Klanten geïmporteerd uit Magento
 
 admin-mail-title = Mailwachtrij
 admin-mail-intro = Berichtinhoud en links worden hier nooit getoond; van een afgeleverd bericht wordt de inhoud gewist.
