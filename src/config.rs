@@ -154,6 +154,19 @@ pub struct Config {
     /// a SQLite database; on PostgreSQL those secrets are then stored in clear.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<SecretKey>,
+
+    /// Mail of bulk jobs (a bulk Reset Password) leaves each instance at most this
+    /// fast, behind single requests' mail, so the SMTP relay is not flooded.
+    #[arg(long, env = "BULK_MAIL_PER_MINUTE", default_value = "300", value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub bulk_mail_per_minute: u32,
+
+    /// Whether this instance works on bulk jobs (`false` keeps it to serving pages).
+    #[arg(long, env = "RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub run_jobs: bool,
+
+    /// Customers a bulk job handles per transaction.
+    #[arg(long, env = "JOB_BATCH_SIZE", default_value = "500", value_parser = clap::value_parser!(u32).range(1..=10_000), global = true, hide = true)]
+    pub job_batch_size: u32,
 }
 
 /// `METRICS_LISTEN`: an address, or nothing (an empty value turns metrics off).

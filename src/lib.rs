@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod i18n;
+pub mod jobs;
 pub mod mail;
 pub mod recovery;
 pub mod secrets;

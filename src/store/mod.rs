@@ -7,6 +7,7 @@ mod audit;
 mod bulk;
 mod customers;
 mod grid;
+mod jobs;
 mod outbox;
 mod recovery;
 pub mod sessions;
@@ -19,7 +20,8 @@ pub use audit::{AuditEntry, AuditRow};
 pub use bulk::{DemoCustomer, DemoLoader};
 pub use customers::{CustomerRow, NewCustomer};
 pub use grid::{CustomerGridQuery, CustomerGridRow, GridSort};
-pub use outbox::{ClaimedMail, MailQueueRow, NewMail};
+pub use jobs::{JobCounts, JobRow, NewJob, SelectionFilter};
+pub use outbox::{ClaimedMail, MailPriority, MailQueueRow, NewMail};
 pub use recovery::{RequestKeys, RequestStats};
 pub use sign_ins::{AccountTable, Credentials, LockoutRule};
 
