@@ -34,12 +34,45 @@ pub enum Command {
     /// Manage administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Act on customers in bulk.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
     /// Fill the store with realistic fake customers, for demos and benchmarks.
     DemoData {
         /// How many customers to add.
         #[arg(long, default_value_t = 1000)]
         customers: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Start a bulk job (Reset Password, Unlock or Force Sign In) for the ticked
+    /// ids or every customer the grid's filters match; prints the count and asks first.
+    Bulk(BulkArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BulkArgs {
+    /// `reset_password`, `unlock` or `force_sign_in`.
+    #[arg(long)]
+    pub action: String,
+    /// These customers (comma-separated ids) instead of the grid's filters.
+    #[arg(long, value_delimiter = ',')]
+    pub ids: Vec<i64>,
+    /// The grid's keyword (`q`): every customer the grid finds with it.
+    #[arg(long)]
+    pub q: Option<String>,
+    /// Any other grid parameter, as NAME=VALUE (repeatable), e.g. `--filter locked=yes`.
+    #[arg(long = "filter", value_name = "NAME=VALUE")]
+    pub filters: Vec<String>,
+    /// Start without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Work on the job in this process and report progress until it ends
+    /// (otherwise a running server instance works on it).
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! confirmed; `runner` works through them in the background, calling the very
 //! same domain function as the single action for each customer.
 
+pub mod cli;
 pub mod runner;
 
 pub use runner::JobRunner;

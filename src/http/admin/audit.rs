@@ -19,6 +19,8 @@ pub fn label_key(action: &str) -> Option<&'static str> {
         FORCE_SIGN_IN => "admin-action-force-sign-in",
         PASSWORD_OPTIONS => "admin-action-password-options",
         SETUP => "admin-action-setup",
+        crate::jobs::AUDIT_JOB_STARTED => "admin-action-bulk-job-started",
+        crate::jobs::AUDIT_JOB_CANCELLED => "admin-action-bulk-job-cancelled",
         _ => return None,
     })
 }

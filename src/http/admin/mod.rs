@@ -5,10 +5,12 @@
 mod actions;
 mod audit;
 mod auth;
+mod bulk;
 mod config;
 mod customers;
 mod grid;
 mod guard;
+mod jobs;
 mod logs;
 mod setup;
 
@@ -43,7 +45,13 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/audit", get(logs::audit))
         .route("/admin/mail", get(logs::mail))
+        .route("/admin/customers/bulk", post(bulk::start))
+        .route("/admin/jobs", get(jobs::list))
+        .route("/admin/jobs/{id}", get(jobs::show))
+        .route("/admin/jobs/{id}/cancel", post(jobs::cancel))
 }
+
+pub use bulk::selection_from_grid_params;
 
 /// The query string as name → value. Parsing never fails (a repeated name keeps
 /// its last value, bad escapes are decoded lossily), so odd input falls back to
