@@ -62,11 +62,15 @@ impl JobRunner {
 
     /// A runner holding leases under a given name (tests play two instances).
     pub fn with_owner(state: AppState, owner: &str) -> JobRunner {
-        let batch_size = i64::from(state.config.job_batch_size);
+        let batch_size = state.config.job_batch_size;
+        JobRunner::with_batch_size(state, owner, batch_size)
+    }
+
+    pub fn with_batch_size(state: AppState, owner: &str, batch_size: u32) -> JobRunner {
         JobRunner {
             state,
             owner: owner.to_string(),
-            batch_size,
+            batch_size: i64::from(batch_size.max(1)),
         }
     }
 

@@ -9,6 +9,7 @@ mod smtp_sink;
 mod admin;
 mod api;
 mod browser;
+mod bulk;
 mod edge;
 mod grid_search;
 mod lockout;
