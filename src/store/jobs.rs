@@ -137,13 +137,13 @@ impl Db {
                          ORDER BY id LIMIT 1{lock}) \
              RETURNING {JOB_COLUMNS}"
         );
-        Ok(on_pool!(self, |pool| sqlx::query_as(&sql)
+        on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(owner)
             .bind(now)
             .bind(lease_until)
             .fetch_optional(pool)
             .await)
-        .map_err(|e| super::context(e, "claim a job"))?)
+        .map_err(|e| super::context(e, "claim a job"))
     }
 
     /// The next `limit` customer ids of a job past `after`, in id order.
