@@ -1,4 +1,5 @@
-//! Builds the application: database, keys, router, listeners and mail worker.
+//! Builds the application: database, keys, router, listeners, mail worker and
+//! bulk job runner.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::accounts::admins;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::{self, ConnectionLimits};
+use crate::jobs::JobRunner;
 use crate::mail::{MailWorker, Transport};
 use crate::recovery;
 use crate::secrets::{ServerKeys, load_sealing_keys};
@@ -102,7 +104,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then drains requests and the mail worker.
+    /// Serves until `shutdown` completes, then drains requests, the mail worker
+    /// and the job runner (which hands its job back to the queue).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -121,6 +124,10 @@ impl Application {
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(worker.run(stop_rx.clone()));
+        let jobs = state
+            .config
+            .run_jobs
+            .then(|| tokio::spawn(JobRunner::new(state.clone()).run(stop_rx.clone())));
         let janitor = tokio::spawn(janitor(state.clone(), stop_rx));
         let limits = ConnectionLimits::of(&state.config);
         let metrics = metrics_listener.map(|listener| {
@@ -142,6 +149,9 @@ impl Application {
         }
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        if let Some(jobs) = jobs {
+            let _ = jobs.await;
+        }
         let _ = janitor.await;
         state.db.close().await;
         tracing::info!("stopped");

@@ -38,6 +38,9 @@ pub enum Command {
     /// `new_device_email`); a change is checked like the form and audited as `cli`.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Act on customers in bulk.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
     /// Fill the store with realistic fake customers, for demos and benchmarks.
     DemoData {
         /// How many customers to add.
@@ -65,6 +68,36 @@ pub enum ImportCommand {
         #[arg(long, default_value_t = crate::import::DEFAULT_BATCH, hide = true)]
         batch_size: usize,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Start a bulk job (Reset Password, Unlock or Force Sign In) for the ticked
+    /// ids or every customer the grid's filters match; prints the count and asks first.
+    Bulk(BulkArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BulkArgs {
+    /// `reset_password`, `unlock` or `force_sign_in`.
+    #[arg(long)]
+    pub action: String,
+    /// These customers (comma-separated ids) instead of the grid's filters.
+    #[arg(long, value_delimiter = ',')]
+    pub ids: Vec<i64>,
+    /// The grid's keyword (`q`): every customer the grid finds with it.
+    #[arg(long)]
+    pub q: Option<String>,
+    /// Any other grid parameter, as NAME=VALUE (repeatable), e.g. `--filter locked=yes`.
+    #[arg(long = "filter", value_name = "NAME=VALUE")]
+    pub filters: Vec<String>,
+    /// Start without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Work on the job in this process and report progress until it ends
+    /// (otherwise a running server instance works on it).
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +226,19 @@ pub struct Config {
     /// a SQLite database; on PostgreSQL those secrets are then stored in clear.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<SecretKey>,
+
+    /// Mail of bulk jobs (a bulk Reset Password) leaves each instance at most this
+    /// fast, behind single requests' mail, so the SMTP relay is not flooded.
+    #[arg(long, env = "BULK_MAIL_PER_MINUTE", default_value = "300", value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub bulk_mail_per_minute: u32,
+
+    /// Whether this instance works on bulk jobs (`false` keeps it to serving pages).
+    #[arg(long, env = "RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub run_jobs: bool,
+
+    /// Customers a bulk job handles per transaction.
+    #[arg(long, env = "JOB_BATCH_SIZE", default_value = "500", value_parser = clap::value_parser!(u32).range(1..=10_000), global = true, hide = true)]
+    pub job_batch_size: u32,
 }
 
 /// `METRICS_LISTEN`: an address, or nothing (an empty value turns metrics off).

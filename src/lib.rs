@@ -14,6 +14,7 @@ pub mod demo;
 pub mod http;
 pub mod i18n;
 pub mod import;
+pub mod jobs;
 pub mod mail;
 pub mod recovery;
 pub mod secrets;

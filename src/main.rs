@@ -3,7 +3,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{Context, bail};
 use clap::Parser;
 use shop_accounts::accounts::admins::{self, Role};
-use shop_accounts::config::{AdminCommand, Cli, Command, ImportCommand};
+use shop_accounts::config::{AdminCommand, Cli, Command, CustomersCommand, ImportCommand};
 use shop_accounts::import;
 use shop_accounts::store::Db;
 use shop_accounts::{Application, app, cli};
@@ -64,6 +64,9 @@ async fn main() -> anyhow::Result<()> {
             let state = shop_accounts::app::tool_state(cli.config).await?;
             print!("{}", cli::config(&state, command).await?);
             Ok(())
+        }
+        Command::Customers(CustomersCommand::Bulk(args)) => {
+            shop_accounts::jobs::cli::bulk(cli.config, args).await
         }
         Command::DemoData { customers } => {
             let state = shop_accounts::app::tool_state(cli.config).await?;

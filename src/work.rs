@@ -4,12 +4,13 @@
 //! in one place, so no use case can forget it or do it for a rolled-back change.
 
 use crate::state::AppState;
-use crate::store::{NewMail, StoreResult, Tx};
+use crate::store::{MailPriority, NewMail, StoreResult, Tx};
 
 pub struct Work<'a> {
     state: &'a AppState,
     tx: Tx,
     queued_mail: Vec<&'static str>,
+    mail_priority: MailPriority,
 }
 
 impl<'a> Work<'a> {
@@ -18,7 +19,15 @@ impl<'a> Work<'a> {
             state,
             tx: state.db.begin().await?,
             queued_mail: Vec::new(),
+            mail_priority: MailPriority::Single,
         })
+    }
+
+    /// Work for a bulk job: its mail waits behind single requests' mail.
+    pub async fn begin_bulk(state: &'a AppState) -> StoreResult<Work<'a>> {
+        let mut work = Work::begin(state).await?;
+        work.mail_priority = MailPriority::Bulk;
+        Ok(work)
     }
 
     /// The transaction, for the store's statements.
@@ -28,7 +37,9 @@ impl<'a> Work<'a> {
 
     /// Queues `mail` in this transaction; it is sent once the work commits.
     pub async fn queue_mail(&mut self, mail: &NewMail) -> StoreResult<()> {
-        self.tx.enqueue_mail(mail, self.state.now()).await?;
+        self.tx
+            .enqueue_mail(mail, self.mail_priority, self.state.now())
+            .await?;
         self.queued_mail.push(mail.kind);
         Ok(())
     }

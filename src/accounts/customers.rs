@@ -319,6 +319,16 @@ pub async fn unlock(
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
     let mut work = Work::begin(state).await?;
+    unlock_in(&mut work, customer, audit).await?;
+    work.commit().await
+}
+
+/// Unlock inside the caller's work (a bulk job's batch), which commits it.
+pub async fn unlock_in(
+    work: &mut Work<'_>,
+    customer: &CustomerRow,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
     work.tx()
         .clear_lockout(AccountTable::Customers, customer.id)
         .await?;
@@ -332,7 +342,7 @@ pub async fn unlock(
         None,
     )
     .await?;
-    work.commit().await
+    Ok(())
 }
 
 /// The customer a session or token points at, if its stamp is still current.

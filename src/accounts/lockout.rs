@@ -50,7 +50,15 @@ pub async fn check_sign_in(
     password: &str,
     known_device: bool,
 ) -> Result<PasswordCheck, StoreError> {
-    check(state, table, account, password, Settle::SignIn, known_device).await
+    check(
+        state,
+        table,
+        account,
+        password,
+        Settle::SignIn,
+        known_device,
+    )
+    .await
 }
 
 /// The password of an administrator who is asked for a code next: a right

@@ -12,8 +12,8 @@ pub mod lockout;
 mod name;
 mod password;
 pub mod security;
-mod stored_hash;
 pub mod sign_out;
+mod stored_hash;
 pub mod totp;
 pub mod two_factor;
 

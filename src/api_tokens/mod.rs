@@ -83,7 +83,24 @@ pub async fn force_sign_in(
     audit: &crate::store::AuditEntry,
 ) -> Result<u64, StoreError> {
     let mut work = Work::begin(state).await?;
-    let revoked = end_every_session(&mut work, customer.id, state.now())
+    let revoked = force_sign_in_in(&mut work, customer, audit, state.now()).await?;
+    work.commit().await?;
+    tracing::info!(
+        customer_id = customer.id,
+        revoked,
+        "customer forced to sign in again"
+    );
+    Ok(revoked)
+}
+
+/// Force Sign In inside the caller's work (a bulk job's batch), which commits it.
+pub async fn force_sign_in_in(
+    work: &mut Work<'_>,
+    customer: &CustomerRow,
+    audit: &crate::store::AuditEntry,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let revoked = end_every_session(work, customer.id, now)
         .await?
         .revoked_tokens;
     work.tx().insert_audit(audit).await?;
@@ -96,12 +113,6 @@ pub async fn force_sign_in(
         None,
     )
     .await?;
-    work.commit().await?;
-    tracing::info!(
-        customer_id = customer.id,
-        revoked,
-        "customer forced to sign in again"
-    );
     Ok(revoked)
 }
 

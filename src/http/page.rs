@@ -124,6 +124,11 @@ impl PageView {
         self.admin_can(Permission::ViewMailQueue)
     }
 
+    /// The grid's bulk form offers Force Sign In only to those who may run it.
+    pub fn admin_can_force_sign_in(&self) -> bool {
+        self.admin_can(Permission::ForceSignIn)
+    }
+
     fn admin_can(&self, permission: Permission) -> bool {
         self.admin.as_ref().is_some_and(|a| a.can(permission))
     }

@@ -7,8 +7,8 @@ use csv::ByteRecord;
 use time::PrimitiveDateTime;
 use time::macros::format_description;
 
-use crate::accounts::{MAX_NAME_LENGTH, NameError, PersonName};
 use crate::accounts::{Email, EmailError, HashFormatError, StoredHash, new_security_stamp};
+use crate::accounts::{MAX_NAME_LENGTH, NameError, PersonName};
 use crate::store::ImportedCustomer;
 
 /// No Magento customer field comes near this; a longer cell is a damaged file.

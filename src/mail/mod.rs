@@ -1,6 +1,7 @@
 //! Email: rendering (askama, text and HTML, in the customer's language), the
 //! outbox the messages wait in, and the worker that delivers them.
 
+mod bulk_rate;
 mod compose;
 mod transport;
 mod worker;

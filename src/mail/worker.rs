@@ -8,9 +8,10 @@ use lettre::message::Mailbox;
 use tokio::sync::watch;
 
 use super::Transport;
+use super::bulk_rate::BulkRate;
 use crate::secrets::{SealingKeys, sealing};
 use crate::state::AppState;
-use crate::store::ClaimedMail;
+use crate::store::{ClaimedMail, MailPriority};
 
 /// How long one delivery attempt may hold a message.
 const LEASE_SECONDS: i64 = 120;
@@ -49,14 +50,31 @@ impl MailWorker {
     /// Runs until `shutdown` turns true; the message in hand is finished first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(transport = %self.transport.describe(), "mail worker started");
+        let mut bulk = BulkRate::per_minute(self.state.config.bulk_mail_per_minute);
         while !*shutdown.borrow() {
             let now = self.state.now();
-            match self.state.db.claim_mail(now, LEASE_SECONDS).await {
-                Ok(Some(mail)) => self.deliver(mail).await,
+            match self
+                .state
+                .db
+                .claim_mail(now, LEASE_SECONDS, bulk.allows())
+                .await
+            {
+                Ok(Some(mail)) => {
+                    if mail.priority == MailPriority::Bulk as i64 {
+                        bulk.sent_one();
+                    }
+                    self.deliver(mail).await
+                }
                 Ok(None) => {
+                    // Bulk mail held back by the rate is looked at again once it may go.
+                    let wait = if bulk.allows() {
+                        POLL
+                    } else {
+                        bulk.wait().min(POLL)
+                    };
                     tokio::select! {
                         _ = self.state.mail_queued.notified() => {}
-                        _ = tokio::time::sleep(POLL) => {}
+                        _ = tokio::time::sleep(wait) => {}
                         _ = shutdown.changed() => {}
                     }
                 }
@@ -147,6 +165,7 @@ mod tests {
             body_html: Some(html.into()),
             attempts: 1,
             permanent_failures: 0,
+            priority: 0,
         }
     }
 

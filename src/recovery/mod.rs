@@ -73,29 +73,63 @@ pub async fn admin_reset(
     customer: &CustomerRow,
     audit: &AuditEntry,
 ) -> Result<(), RequestError> {
-    let email = Email::parse(&customer.email).map_err(RequestError::InvalidEmail)?;
     let options = PasswordOptions::load(&state.db).await?;
-    let result = send_link(
-        state,
-        &email,
-        Some(customer),
-        &options,
-        Requester::Admin { audit },
-    )
-    .await;
-    if let Err(RequestError::Limited) = &result {
-        let refused = AuditEntry {
-            action: AUDIT_RESET_REFUSED,
-            detail: "limit".to_string(),
-            ..audit.clone()
-        };
-        state.db.insert_audit(&refused).await?;
+    let mut work = Work::begin(state).await?;
+    let result = admin_reset_in(state, &mut work, customer, audit, &options).await;
+    match result {
+        Ok(()) => work.commit().await?,
+        Err(RequestError::Limited) => {
+            drop(work);
+            let refused = AuditEntry {
+                action: AUDIT_RESET_REFUSED,
+                detail: "limit".to_string(),
+                ..audit.clone()
+            };
+            state.db.insert_audit(&refused).await?;
+        }
+        Err(_) => {}
     }
     result
 }
 
+/// The admin's Reset Password inside the caller's work, which commits it: a bulk
+/// job runs a batch of customers through it in one transaction. A refused
+/// request leaves nothing behind in the work.
+pub async fn admin_reset_in(
+    state: &AppState,
+    work: &mut Work<'_>,
+    customer: &CustomerRow,
+    audit: &AuditEntry,
+    options: &PasswordOptions,
+) -> Result<(), RequestError> {
+    let email = Email::parse(&customer.email).map_err(RequestError::InvalidEmail)?;
+    send_link_in(
+        state,
+        work,
+        &email,
+        Some(customer),
+        options,
+        Requester::Admin { audit },
+    )
+    .await
+}
+
 async fn send_link(
     state: &AppState,
+    email: &Email,
+    customer: Option<&CustomerRow>,
+    options: &PasswordOptions,
+    requester: Requester<'_>,
+) -> Result<(), RequestError> {
+    let mut work = Work::begin(state).await?;
+    send_link_in(state, &mut work, email, customer, options, requester).await?;
+    work.commit().await?;
+    Ok(())
+}
+
+async fn send_link_in(
+    state: &AppState,
+    work: &mut Work<'_>,
     email: &Email,
     customer: Option<&CustomerRow>,
     options: &PasswordOptions,
@@ -120,7 +154,6 @@ async fn send_link(
     let mail = customer
         .map(|c| mail::reset_link(state, c, &token, options.link_lifetime_hours))
         .transpose()?;
-    let mut work = Work::begin(state).await?;
     work.tx().lock_reset_request_keys(&keys).await?;
     let own = work.tx().insert_reset_request(&keys, now).await?;
     let stats = work
@@ -128,7 +161,8 @@ async fn send_link(
         .reset_request_stats(&keys, now - limits::WINDOW_SECONDS, own)
         .await?;
     if !allows(&stats, now, options) {
-        // Dropping the work rolls it back: a refused request leaves no trace.
+        // A refused request leaves no trace, in this work or (dropped) rolled back.
+        work.tx().delete_reset_request(own).await?;
         metrics::counter!("shop_password_reset_limited_total").increment(1);
         return Err(RequestError::Limited);
     }
@@ -149,7 +183,6 @@ async fn send_link(
     if let Some(entry) = audit {
         work.tx().insert_audit(entry).await?;
     }
-    work.commit().await?;
     metrics::counter!("shop_password_reset_requested_total").increment(1);
     Ok(())
 }

@@ -148,6 +148,27 @@ fn count_sql(keyword: Option<&str>) -> &'static str {
     }
 }
 
+/// The ids of every customer matching the keyword, `from`/`to` the placeholders
+/// of its range (`keyword_range`): a bulk job's "all matching" selection, the
+/// same customers the grid counts.
+pub(super) fn matching_ids_sql(keyword: Option<&str>, from: &str, to: &str) -> String {
+    if keyword.is_some() {
+        format!(
+            "SELECT id FROM customers WHERE email_key >= {from} AND email_key < {to} \
+             UNION SELECT id FROM customers WHERE name_key >= {from} AND name_key < {to} \
+             UNION SELECT id FROM customers WHERE lastname_key >= {from} AND lastname_key < {to} \
+             UNION SELECT id FROM customers WHERE surname_key >= {from} AND surname_key < {to}"
+        )
+    } else {
+        "SELECT id FROM customers".to_string()
+    }
+}
+
+/// The prefix range a lower-cased keyword matches.
+pub(super) fn keyword_range(keyword: &str) -> (String, String) {
+    (keyword.to_string(), prefix_upper_bound(keyword))
+}
+
 /// Binds the grid's parameters in the order `grid_sql` numbers them.
 macro_rules! bind_grid {
     ($query:expr, $q:expr) => {{

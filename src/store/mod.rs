@@ -11,6 +11,7 @@ mod customer_sessions;
 mod customers;
 mod grid;
 mod import;
+mod jobs;
 mod outbox;
 mod recovery;
 pub mod sessions;
@@ -27,7 +28,8 @@ pub use customer_sessions::{CustomerSessionRow, NewCustomerSession, SessionOwner
 pub use customers::{CustomerRow, NewCustomer};
 pub use grid::{CustomerGridQuery, CustomerGridRow, GridSort};
 pub use import::{ImportWriter, ImportedCustomer};
-pub use outbox::{ClaimedMail, MailQueueRow, NewMail};
+pub use jobs::{JobCounts, JobRow, NewJob, SelectionFilter};
+pub use outbox::{ClaimedMail, MailPriority, MailQueueRow, NewMail};
 pub use recovery::{RequestKeys, RequestStats};
 pub use sign_ins::{AccountTable, Credentials, LockoutRule};
 

@@ -23,6 +23,8 @@ pub struct ClaimedMail {
     pub body_html: Option<String>,
     pub attempts: i64,
     pub permanent_failures: i64,
+    /// `MailPriority` as stored.
+    pub priority: i64,
 }
 
 /// What the admin mail queue shows: never a body.
@@ -38,16 +40,34 @@ pub struct MailQueueRow {
     pub sent_at: Option<i64>,
 }
 
+/// Which mail the worker takes first: a shopper waiting for one message goes
+/// before the mail of a bulk job, which also leaves at a limited rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailPriority {
+    Single = 0,
+    Bulk = 1,
+}
+
 impl Tx {
     /// Queues a rendered mail; it goes out once this transaction commits.
-    pub async fn enqueue_mail(&mut self, mail: &NewMail, now: i64) -> StoreResult<()> {
-        enqueue(self, mail, now).await
+    pub async fn enqueue_mail(
+        &mut self,
+        mail: &NewMail,
+        priority: MailPriority,
+        now: i64,
+    ) -> StoreResult<()> {
+        enqueue(self, mail, priority, now).await
     }
 }
 
-pub(super) async fn enqueue(tx: &mut Tx, mail: &NewMail, now: i64) -> StoreResult<()> {
-    let sql = "INSERT INTO mail_outbox (recipient, kind, subject, body_text, body_html, next_attempt_at, created_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $6)";
+pub(super) async fn enqueue(
+    tx: &mut Tx,
+    mail: &NewMail,
+    priority: MailPriority,
+    now: i64,
+) -> StoreResult<()> {
+    let sql = "INSERT INTO mail_outbox (recipient, kind, subject, body_text, body_html, next_attempt_at, created_at, priority) \
+               VALUES ($1, $2, $3, $4, $5, $6, $6, $7)";
     on_tx!(tx, |conn| sqlx::query(sql)
         .bind(&mail.recipient)
         .bind(mail.kind)
@@ -55,6 +75,7 @@ pub(super) async fn enqueue(tx: &mut Tx, mail: &NewMail, now: i64) -> StoreResul
         .bind(&mail.body_text)
         .bind(&mail.body_html)
         .bind(now)
+        .bind(priority as i64)
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
@@ -62,14 +83,28 @@ pub(super) async fn enqueue(tx: &mut Tx, mail: &NewMail, now: i64) -> StoreResul
 }
 
 impl Db {
-    /// Claims the next due message for `lease` seconds. A message whose worker died
+    /// Claims the next due message for `lease` seconds, single requests before
+    /// bulk mail (and bulk mail only when `bulk_allowed`). A message whose worker died
     /// mid-send becomes due again when its lease runs out. On PostgreSQL, SKIP LOCKED
     /// keeps two instances from claiming the same row; SQLite has one writer.
-    pub async fn claim_mail(&self, now: i64, lease: i64) -> StoreResult<Option<ClaimedMail>> {
-        let pick = "SELECT id FROM mail_outbox \
-                    WHERE (status = 'pending' AND next_attempt_at <= $1) \
-                       OR (status = 'sending' AND lease_until < $1) \
-                    ORDER BY next_attempt_at, id LIMIT 1";
+    pub async fn claim_mail(
+        &self,
+        now: i64,
+        lease: i64,
+        bulk_allowed: bool,
+    ) -> StoreResult<Option<ClaimedMail>> {
+        let max_priority = if bulk_allowed {
+            MailPriority::Bulk
+        } else {
+            MailPriority::Single
+        } as i64;
+        let pick = format!(
+            "SELECT id FROM mail_outbox \
+             WHERE status IN ('pending', 'sending') AND priority <= {max_priority} \
+               AND ((status = 'pending' AND next_attempt_at <= $1) \
+                 OR (status = 'sending' AND lease_until < $1)) \
+             ORDER BY priority, next_attempt_at, id LIMIT 1"
+        );
         let lock = match self {
             Db::Sqlite(_) => "",
             Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
@@ -77,7 +112,7 @@ impl Db {
         let sql = format!(
             "UPDATE mail_outbox SET status = 'sending', lease_until = $2, attempts = attempts + 1 \
              WHERE id = ({pick}{lock}) \
-             RETURNING id, recipient, kind, subject, body_text, body_html, attempts, permanent_failures"
+             RETURNING id, recipient, kind, subject, body_text, body_html, attempts, permanent_failures, priority"
         );
         Ok(on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(now)

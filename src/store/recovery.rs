@@ -83,6 +83,19 @@ impl Tx {
         .map_err(|e| super::context(e, "record a reset request"))
     }
 
+    /// Forgets a request the limits refused, so that it leaves no trace even
+    /// inside a larger unit of work (a bulk job's batch).
+    pub async fn delete_reset_request(&mut self, id: i64) -> StoreResult<()> {
+        let sql = "DELETE FROM password_reset_requests WHERE id = $1";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "forget a refused reset request"))?;
+        Ok(())
+    }
+
     /// Requests since `since` under each key, not counting `own_id`.
     pub async fn reset_request_stats(
         &mut self,

@@ -43,6 +43,8 @@ pub fn label_key(action: &str) -> Option<&'static str> {
         a::SETTINGS => "admin-action-settings",
         a::AUDIT_EXPORT => "admin-action-audit-export",
         MAGENTO_IMPORT => "admin-action-magento-import",
+        crate::jobs::AUDIT_JOB_STARTED => "admin-action-bulk-job-started",
+        crate::jobs::AUDIT_JOB_CANCELLED => "admin-action-bulk-job-cancelled",
         _ => return None,
     })
 }

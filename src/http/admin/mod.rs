@@ -6,10 +6,12 @@ mod actions;
 mod activate;
 pub(crate) mod audit;
 mod auth;
+mod bulk;
 mod config;
 mod customers;
 mod grid;
 mod guard;
+mod jobs;
 mod logs;
 mod pending;
 mod security;
@@ -96,6 +98,10 @@ fn routes() -> Vec<(&'static str, Access, MethodRouter<AppState>)> {
         ("/admin/mail", SignedIn, get(logs::mail)),
         (users::PATH, SignedIn, get(users::list).post(users::create)),
         ("/admin/users/{id}", SignedIn, post(users::change)),
+        ("/admin/customers/bulk", SignedIn, post(bulk::start)),
+        ("/admin/jobs", SignedIn, get(jobs::list)),
+        ("/admin/jobs/{id}", SignedIn, get(jobs::show)),
+        ("/admin/jobs/{id}/cancel", SignedIn, post(jobs::cancel)),
     ]
 }
 
@@ -114,6 +120,8 @@ pub fn route_list() -> Vec<(&'static str, Access)> {
         .map(|(path, access, _)| (path, access))
         .collect()
 }
+
+pub use bulk::selection_from_grid_params;
 
 /// The query string as name → value. Parsing never fails (a repeated name keeps
 /// its last value, bad escapes are decoded lossily), so odd input falls back to

@@ -1,0 +1,242 @@
+//! Works through bulk jobs in the background. A job is claimed with a lease, so
+//! one instance at a time works on it; each batch of customers is acted on and
+//! the job's cursor moved past it in one transaction, so a job stopped anywhere
+//! (kill -9 included) resumes at its cursor and no customer is handled twice.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::Action;
+use crate::accounts::customers;
+use crate::api_tokens;
+use crate::recovery::{self, RequestError};
+use crate::secrets::random_token;
+use crate::settings::PasswordOptions;
+use crate::state::AppState;
+use crate::store::{AuditEntry, CustomerRow, JobCounts, JobRow, StoreResult};
+use crate::work::Work;
+
+/// How long a claim lasts without a batch renewing it: after a crash another
+/// instance (or this one, restarted) takes the job over once this ran out.
+pub const LEASE_SECONDS: i64 = 30;
+/// How often the queue is looked at when there is nothing to do.
+const POLL: Duration = Duration::from_secs(1);
+/// A breath between batches, so single requests waiting for SQLite's write
+/// lock get it between two batches.
+const PAUSE: Duration = Duration::from_millis(2);
+
+/// What one batch came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// Customers up to this id are handled; there may be more.
+    Advanced(i64),
+    /// Every customer was handled; the job is done.
+    Finished,
+    /// The job is no longer ours (cancelled, or our lease ran out and another
+    /// instance took it): the batch was rolled back.
+    Stopped,
+}
+
+/// One customer's outcome, counted on the job.
+enum Outcome {
+    Done,
+    /// The single action's limit refused it (a reset link within the email limit).
+    Skipped,
+    /// The action cannot apply (an email the link cannot go to).
+    Failed,
+}
+
+pub struct JobRunner {
+    state: AppState,
+    /// This instance's name on the leases it holds.
+    owner: String,
+    batch_size: i64,
+}
+
+impl JobRunner {
+    pub fn new(state: AppState) -> JobRunner {
+        let owner = format!("instance-{}", &random_token()[..16]);
+        JobRunner::with_owner(state, &owner)
+    }
+
+    /// A runner holding leases under a given name (tests play two instances).
+    pub fn with_owner(state: AppState, owner: &str) -> JobRunner {
+        let batch_size = state.config.job_batch_size;
+        JobRunner::with_batch_size(state, owner, batch_size)
+    }
+
+    pub fn with_batch_size(state: AppState, owner: &str, batch_size: u32) -> JobRunner {
+        JobRunner {
+            state,
+            owner: owner.to_string(),
+            batch_size: i64::from(batch_size.max(1)),
+        }
+    }
+
+    /// Runs until `shutdown` turns true; a job in hand is handed back to the
+    /// queue after its current batch.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(owner = %self.owner, "job runner started");
+        while !*shutdown.borrow() {
+            match self.claim().await {
+                Ok(Some(job)) => self.work_on(job, &mut shutdown).await,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "job runner cannot read the queue"),
+            }
+            if !*shutdown.borrow() {
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        tracing::info!("job runner stopped");
+    }
+
+    /// Claims the next job that is waiting, or whose instance died.
+    pub async fn claim(&self) -> StoreResult<Option<JobRow>> {
+        let now = self.state.now();
+        let job = self
+            .state
+            .db
+            .claim_job(&self.owner, now, now + LEASE_SECONDS)
+            .await?;
+        if let Some(job) = &job {
+            tracing::info!(job_id = job.id, action = %job.action, cursor = job.cursor_id, "bulk job claimed");
+        }
+        Ok(job)
+    }
+
+    async fn work_on(&self, job: JobRow, shutdown: &mut watch::Receiver<bool>) {
+        let mut cursor = job.cursor_id;
+        loop {
+            if *shutdown.borrow() {
+                if let Err(e) = self.state.db.release_job(job.id, &self.owner).await {
+                    // The lease runs out instead, and the job is taken over then.
+                    tracing::warn!(job_id = job.id, error = %e, "cannot hand the job back");
+                }
+                return;
+            }
+            match self.run_batch(&job, cursor).await {
+                Ok(Batch::Advanced(next)) => cursor = next,
+                Ok(Batch::Finished) => {
+                    tracing::info!(job_id = job.id, "bulk job done");
+                    return;
+                }
+                Ok(Batch::Stopped) => {
+                    tracing::info!(
+                        job_id = job.id,
+                        "bulk job stopped (cancelled or taken over)"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    // Nothing of the batch was kept; it is tried again.
+                    tracing::warn!(job_id = job.id, error = %e, "bulk job batch failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(POLL) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+            }
+            tokio::time::sleep(PAUSE).await;
+        }
+    }
+
+    /// Acts on the job's next batch of customers after `after`, and moves the
+    /// cursor past them in the same transaction.
+    pub async fn run_batch(&self, job: &JobRow, after: i64) -> anyhow::Result<Batch> {
+        let state = &self.state;
+        let ids = state.db.job_batch(job.id, after, self.batch_size).await?;
+        let Some(&last) = ids.last() else {
+            let now = state.now();
+            return Ok(if state.db.finish_job(job.id, &self.owner, now).await? {
+                Batch::Finished
+            } else {
+                Batch::Stopped
+            });
+        };
+        let action = Action::parse(&job.action).ok_or_else(|| {
+            anyhow::anyhow!("job {} has an unknown action {:?}", job.id, job.action)
+        })?;
+        let customers = state.db.job_batch_customers(job.id, after, last).await?;
+        let options = PasswordOptions::load(&state.db).await?;
+        let mut counts = JobCounts {
+            // A customer gone since the job was confirmed cannot be acted on.
+            failed: (ids.len() - customers.len()) as i64,
+            ..JobCounts::default()
+        };
+        let mut work = Work::begin_bulk(state).await?;
+        for customer in &customers {
+            match self.act(&mut work, job, action, customer, &options).await? {
+                Outcome::Done => counts.done += 1,
+                Outcome::Skipped => counts.skipped += 1,
+                Outcome::Failed => counts.failed += 1,
+            }
+        }
+        let lease_until = state.now() + LEASE_SECONDS;
+        if !work
+            .tx()
+            .advance_job(job.id, &self.owner, last, counts, lease_until)
+            .await?
+        {
+            // Dropping the work rolls the batch back.
+            return Ok(Batch::Stopped);
+        }
+        work.commit().await?;
+        metrics::counter!("shop_bulk_job_customers_total", "action" => action.code())
+            .increment(ids.len() as u64);
+        Ok(Batch::Advanced(last))
+    }
+
+    /// One customer: the single action's own domain function, in the batch's work.
+    async fn act(
+        &self,
+        work: &mut Work<'_>,
+        job: &JobRow,
+        action: Action,
+        customer: &CustomerRow,
+        options: &PasswordOptions,
+    ) -> anyhow::Result<Outcome> {
+        let state = &self.state;
+        let entry = |audit_action: &'static str, detail: String| AuditEntry {
+            at: state.now(),
+            admin_id: job.admin_id,
+            admin_email: job.admin_email.clone(),
+            action: audit_action,
+            customer_id: Some(customer.id),
+            client_ip: job.client_ip.clone(),
+            detail,
+        };
+        let tag = format!("job {}", job.id);
+        Ok(match action {
+            Action::ResetPassword => {
+                let audit = entry(action.audit_action(), tag.clone());
+                match recovery::admin_reset_in(state, work, customer, &audit, options).await {
+                    Ok(()) => Outcome::Done,
+                    Err(RequestError::Limited) => {
+                        // As the single action records it: the admin's attempt, refused.
+                        let refused = entry(RESET_PASSWORD_REFUSED, format!("{tag}; limit"));
+                        work.tx().insert_audit(&refused).await?;
+                        Outcome::Skipped
+                    }
+                    Err(RequestError::InvalidEmail(_)) => Outcome::Failed,
+                    Err(RequestError::Internal(e)) => return Err(e),
+                }
+            }
+            Action::Unlock => {
+                customers::unlock_in(work, customer, &entry(action.audit_action(), tag)).await?;
+                Outcome::Done
+            }
+            Action::ForceSignIn => {
+                let audit = entry(action.audit_action(), tag);
+                api_tokens::force_sign_in_in(work, customer, &audit, state.now()).await?;
+                Outcome::Done
+            }
+        })
+    }
+}
+
+/// The audit name of a Reset Password the limit refused (as `http::admin::audit`'s).
+const RESET_PASSWORD_REFUSED: &str = "reset_password_refused";

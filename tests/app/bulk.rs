@@ -1,0 +1,707 @@
+//! Bulk Reset Password, Unlock and Force Sign In (issue 11, SPEC §7): the grid's
+//! selection and its exact count, each action as the single action does it,
+//! the role split, cancel, a restart in the middle of a job, two instances on one
+//! job queue, and single requests' mail before bulk mail — on both stores.
+
+use std::time::Duration;
+
+use shop_accounts::accounts::admins::{self, Role};
+use shop_accounts::api_tokens;
+use shop_accounts::jobs::JobRunner;
+use shop_accounts::jobs::runner::{Batch, LEASE_SECONDS};
+use shop_accounts::store::{Db, JobRow, NewCustomer};
+
+use crate::helpers::*;
+use crate::store_test;
+
+/// Like `store_test!`, on an app whose configuration `adjust` changed first.
+macro_rules! bulk_test {
+    ($name:ident, $adjust:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = TestApp::spawn_with(Backend::Sqlite, $adjust).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "PostgreSQL half: set TEST_DATABASE_URL and run with --include-ignored"]
+            async fn postgres() {
+                let app = TestApp::spawn_with(Backend::Postgres, $adjust).await;
+                ($body)(app).await;
+            }
+        }
+    };
+}
+
+/// An instance that serves pages but works on no job: the test plays the runners.
+fn jobs_stopped(config: &mut shop_accounts::Config) {
+    config.run_jobs = false;
+}
+
+const PASSWORD: &str = "correct-horse-9";
+const ADMIN_EMAIL: &str = "ada@shop.test";
+const SUPPORT_EMAIL: &str = "sam@shop.test";
+const ADMIN_PASSWORD: &str = "admin-horse-77";
+
+async fn admin_client(app: &TestApp, email: &str, role: Role) -> Client {
+    admins::create(&app.state, email, "Ada Admin", role, ADMIN_PASSWORD, None)
+        .await
+        .expect("create administrator");
+    let client = app.client();
+    let response = client
+        .post_form(
+            "/admin/login",
+            &[("email", email), ("password", ADMIN_PASSWORD)],
+        )
+        .await;
+    assert_eq!(location(&response), "/admin/customers", "{email} signs in");
+    client
+}
+
+/// A customer written straight to the store (no password hashing: fast).
+async fn customer(app: &TestApp, first: &str, last: &str, email: &str) -> i64 {
+    let keys = email.to_ascii_lowercase();
+    app.db()
+        .insert_customer(&NewCustomer {
+            email,
+            email_key: &keys,
+            firstname: first,
+            lastname: last,
+            password_hash: "not-a-hash",
+            security_stamp: "stamp",
+            locale: "en",
+            created_at: app.state.now(),
+        })
+        .await
+        .unwrap()
+}
+
+async fn customers(app: &TestApp, n: usize, prefix: &str) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(customer(app, "Bulk", "Shopper", &format!("{prefix}{i}@example.com")).await);
+    }
+    ids
+}
+
+async fn execute(app: &TestApp, sql: &str) {
+    match app.db() {
+        Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    match app.db() {
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .unwrap()
+}
+
+/// Posts the grid's bulk form; returns the response (a confirmation page or a redirect).
+async fn bulk(client: &Client, fields: &[(&str, &str)]) -> reqwest::Response {
+    client.post_form("/admin/customers/bulk", fields).await
+}
+
+/// Posts the form, then OK on its confirmation page; returns the job id.
+async fn start_job(client: &Client, fields: &[(&str, &str)]) -> i64 {
+    let page = bulk(client, fields).await;
+    assert_eq!(page.status(), 200, "a confirmation page");
+    let page = page.text().await.unwrap();
+    let upto = hidden_value(&page, "upto").expect("the confirmation keeps the count's bound");
+    let mut confirm: Vec<(&str, &str)> = fields.to_vec();
+    confirm.push(("upto", &upto));
+    confirm.push(("confirm", "1"));
+    let started = bulk(client, &confirm).await;
+    assert_eq!(started.status(), 303);
+    let target = location(&started);
+    target
+        .strip_prefix("/admin/jobs/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("OK leads to the job's page, not {target}"))
+}
+
+fn hidden_value(page: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker)? + marker.len();
+    let end = page[start..].find('"')? + start;
+    Some(page[start..end].to_string())
+}
+
+/// "Unlock for 3 customers?" from a confirmation page.
+fn confirmed_count(page: &str) -> i64 {
+    let page = html_unescape(page);
+    let question = page
+        .split("<strong>")
+        .nth(1)
+        .and_then(|s| s.split("</strong>").next())
+        .expect("the confirmation question");
+    question
+        .split(" for ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count in {question:?}"))
+}
+
+async fn wait_for_job(app: &TestApp, id: i64) -> JobRow {
+    for _ in 0..600 {
+        let job = app.db().job(id).await.unwrap().expect("the job");
+        if matches!(job.state.as_str(), "done" | "cancelled") {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not finish in 30 s");
+}
+
+/// How many audit entries of `action` the customer has that are tagged with the job.
+async fn tagged_entries(app: &TestApp, customer_id: i64, action: &str, job: i64) -> usize {
+    let tag = format!("job {job}");
+    app.db()
+        .audit_page(Some(customer_id), None, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|row| {
+            row.action == action
+                && (row.detail == tag || row.detail.starts_with(&format!("{tag};")))
+        })
+        .count()
+}
+
+store_test!(
+    selection_counts_ticked_ids_and_all_matching_exactly,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let jan = customer(&app, "Jan", "de Vries", "jan@example.com").await;
+        let janna = customer(&app, "Janna", "Bakker", "janna@example.com").await;
+        customer(&app, "Piet", "Jansen", "piet@example.com").await;
+        customer(&app, "Kees", "Smit", "kees@example.com").await;
+
+        // The grid offers the checkboxes and "all matching".
+        let grid = admin.get_text("/admin/customers?q=jan").await;
+        assert!(grid.contains(&format!("name=\"ids\" value=\"{jan}\"")));
+        assert!(grid.contains("name=\"all_matching\" value=\"1\""));
+        assert!(grid.contains("value=\"force_sign_in\""));
+
+        // Ticked: unknown ids are not counted.
+        let ids = [jan.to_string(), janna.to_string(), "999999".to_string()];
+        let page = bulk(
+            &admin,
+            &[
+                ("action", "unlock"),
+                ("ids", &ids[0]),
+                ("ids", &ids[1]),
+                ("ids", &ids[2]),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert_eq!(confirmed_count(&page), 2, "{page}");
+        assert!(
+            page.contains("name=\"confirm\" value=\"1\""),
+            "OK posts the form again"
+        );
+        assert!(
+            page.contains("href=\"/admin/customers?"),
+            "Cancel goes back to the grid"
+        );
+
+        // All matching: the grid's keyword ("jan" finds Jan, Janna and Piet Jansen).
+        let page = bulk(
+            &admin,
+            &[("action", "unlock"), ("all_matching", "1"), ("q", "jan")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert_eq!(confirmed_count(&page), 3, "{page}");
+        let page = bulk(&admin, &[("action", "unlock"), ("all_matching", "1")])
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(confirmed_count(&page), 4);
+
+        // The selection is fixed at confirmation: a customer created after the
+        // count is not swept in.
+        let fields = [("action", "unlock"), ("all_matching", "1"), ("q", "jan")];
+        let page = bulk(&admin, &fields).await.text().await.unwrap();
+        let upto = hidden_value(&page, "upto").unwrap();
+        customer(&app, "Jan", "Later", "jan.later@example.com").await;
+        let mut confirm = fields.to_vec();
+        confirm.extend([("upto", upto.as_str()), ("confirm", "1")]);
+        let started = bulk(&admin, &confirm).await;
+        let id: i64 = location(&started)
+            .trim_start_matches("/admin/jobs/")
+            .parse()
+            .unwrap();
+        let job = wait_for_job(&app, id).await;
+        assert_eq!((job.state.as_str(), job.total, job.done), ("done", 3, 3));
+
+        // Nothing chosen, or an unknown action: a message, nothing started.
+        let jobs_before = scalar(&app, "SELECT COUNT(*) FROM jobs").await;
+        let none = bulk(&admin, &[("action", "unlock")]).await;
+        assert_eq!(none.status(), 303);
+        assert!(flashes(&admin.follow(&none).await)[0].contains("Tick at least one customer"));
+        let odd = bulk(&admin, &[("action", "delete"), ("ids", &ids[0])]).await;
+        assert_eq!(odd.status(), 303);
+        assert!(flashes(&admin.follow(&odd).await)[0].contains("Choose Reset Password"));
+        let empty = bulk(
+            &admin,
+            &[("action", "unlock"), ("all_matching", "1"), ("q", "zzz")],
+        )
+        .await;
+        assert!(flashes(&admin.follow(&empty).await)[0].contains("No customers match"));
+        assert_eq!(scalar(&app, "SELECT COUNT(*) FROM jobs").await, jobs_before);
+    }
+);
+
+store_test!(
+    unlock_and_force_sign_in_jobs_do_what_the_single_actions_do,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        app.register("tok1@example.com", PASSWORD).await;
+        app.register("tok2@example.com", PASSWORD).await;
+        let first = api_tokens::issue(
+            &app.state,
+            "tok1@example.com",
+            PASSWORD,
+            [127, 0, 0, 1].into(),
+        )
+        .await
+        .unwrap();
+        let second = api_tokens::issue(
+            &app.state,
+            "tok2@example.com",
+            PASSWORD,
+            [127, 0, 0, 1].into(),
+        )
+        .await
+        .unwrap();
+        let mut ids = customers(&app, 12, "bulk").await;
+        for email in ["tok1@example.com", "tok2@example.com"] {
+            ids.push(
+                app.db()
+                    .customer_by_email_key(email)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id,
+            );
+        }
+        let until = app.state.now() + 3600;
+        execute(
+            &app,
+            &format!("UPDATE customers SET failed_sign_ins = 10, locked_until = {until}"),
+        )
+        .await;
+
+        let unlock = start_job(&admin, &[("action", "unlock"), ("all_matching", "1")]).await;
+        let job = wait_for_job(&app, unlock).await;
+        assert_eq!(
+            (job.done, job.skipped, job.failed, job.total),
+            (14, 0, 0, 14)
+        );
+        assert_eq!(
+            scalar(&app, "SELECT COUNT(*) FROM customers WHERE locked_until IS NOT NULL OR failed_sign_ins <> 0").await,
+            0,
+            "every lockout cleared"
+        );
+        for id in &ids {
+            assert_eq!(
+                tagged_entries(&app, *id, "unlock", unlock).await,
+                1,
+                "customer {id}"
+            );
+        }
+
+        assert!(
+            api_tokens::verify(&app.state, &first)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let force = start_job(
+            &admin,
+            &[
+                ("action", "force_sign_in"),
+                ("all_matching", "1"),
+                ("q", "tok"),
+            ],
+        )
+        .await;
+        let job = wait_for_job(&app, force).await;
+        assert_eq!((job.done, job.total), (2, 2));
+        assert!(
+            api_tokens::verify(&app.state, &first)
+                .await
+                .unwrap()
+                .is_none(),
+            "tokens revoked"
+        );
+        assert!(
+            api_tokens::verify(&app.state, &second)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        for id in &ids[12..] {
+            assert_eq!(tagged_entries(&app, *id, "force_sign_in", force).await, 1);
+        }
+        assert_eq!(
+            tagged_entries(&app, ids[0], "force_sign_in", force).await,
+            0,
+            "only the selection"
+        );
+
+        // The job's page and the list show it, in both languages.
+        let page = admin.get_text(&format!("/admin/jobs/{force}")).await;
+        assert!(page.contains("2 done, 0 skipped, 0 failed of 2"), "{page}");
+        assert!(page.contains("Done"));
+        let list = admin.get_text("/admin/jobs").await;
+        assert!(
+            list.find(&format!(">{force}<")).unwrap() < list.find(&format!(">{unlock}<")).unwrap(),
+            "newest first"
+        );
+        let audit = admin.get_text("/admin/audit").await;
+        assert!(audit.contains("Bulk job started"));
+    }
+);
+
+store_test!(
+    a_bulk_reset_sends_links_within_the_limits_and_counts_the_refused_as_skipped,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let ids = customers(&app, 4, "reset").await;
+        // One of them asked for a link a moment ago: the 10-minute spacing refuses another.
+        let shopper = app.client();
+        shopper.request_reset("reset0@example.com").await;
+        app.smtp.wait_for(1).await;
+
+        let job = start_job(
+            &admin,
+            &[
+                ("action", "reset_password"),
+                ("all_matching", "1"),
+                ("q", "reset"),
+            ],
+        )
+        .await;
+        let done = wait_for_job(&app, job).await;
+        assert_eq!((done.done, done.skipped, done.failed), (3, 1, 0));
+        assert_eq!(
+            tagged_entries(&app, ids[0], "reset_password_refused", job).await,
+            1
+        );
+        assert_eq!(tagged_entries(&app, ids[0], "reset_password", job).await, 0);
+        for id in &ids[1..] {
+            assert_eq!(tagged_entries(&app, *id, "reset_password", job).await, 1);
+        }
+        // Bulk mail waits behind single requests' mail in the outbox.
+        assert_eq!(
+            scalar(&app, "SELECT COUNT(*) FROM mail_outbox WHERE priority = 1").await,
+            3
+        );
+        let mails = app.smtp.wait_for(4).await;
+        for i in 1..4 {
+            let to = format!("reset{i}@example.com");
+            let mail = mails
+                .iter()
+                .find(|m| m.to.iter().any(|t| t.contains(&to)))
+                .expect("a link");
+            assert!(
+                reset_link(mail).is_some(),
+                "the same reset link as the single action"
+            );
+        }
+        // Only the refused request is gone without a trace; the others count.
+        assert_eq!(
+            scalar(&app, "SELECT COUNT(*) FROM password_reset_requests").await,
+            4
+        );
+    }
+);
+
+store_test!(
+    support_may_reset_and_unlock_in_bulk_but_not_force_sign_in,
+    |app: TestApp| async move {
+        let support = admin_client(&app, SUPPORT_EMAIL, Role::Support).await;
+        let ids = customers(&app, 3, "role").await;
+        let id = ids[0].to_string();
+        let grid = support.get_text("/admin/customers").await;
+        assert!(grid.contains("value=\"unlock\"") && !grid.contains("value=\"force_sign_in\""));
+
+        let refused = bulk(&support, &[("action", "force_sign_in"), ("ids", &id)]).await;
+        assert_eq!(refused.status(), 403);
+        let refused = bulk(
+            &support,
+            &[
+                ("action", "force_sign_in"),
+                ("ids", &id),
+                ("upto", "999"),
+                ("confirm", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(refused.status(), 403);
+        assert_eq!(
+            scalar(&app, "SELECT COUNT(*) FROM jobs").await,
+            0,
+            "nothing started"
+        );
+
+        let unlock = start_job(&support, &[("action", "unlock"), ("ids", &id)]).await;
+        assert_eq!(wait_for_job(&app, unlock).await.done, 1);
+        let reset = start_job(&support, &[("action", "reset_password"), ("ids", &id)]).await;
+        assert_eq!(wait_for_job(&app, reset).await.done, 1);
+
+        // A force sign-in job an Administrator started cannot be cancelled by Support.
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let force = start_job(&admin, &[("action", "force_sign_in"), ("ids", &id)]).await;
+        let cancel = support
+            .post_form(&format!("/admin/jobs/{force}/cancel"), &[])
+            .await;
+        assert_eq!(cancel.status(), 403);
+        assert!(
+            support
+                .get_text(&format!("/admin/jobs/{force}"))
+                .await
+                .contains("Bulk Job")
+        );
+    }
+);
+
+bulk_test!(
+    cancel_stops_a_job_before_its_next_batch,
+    jobs_stopped,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        customers(&app, 5, "cancel").await;
+        let id = start_job(&admin, &[("action", "unlock"), ("all_matching", "1")]).await;
+
+        let running = admin.get(&format!("/admin/jobs/{id}")).await;
+        assert!(
+            running.headers().get("refresh").is_some(),
+            "refreshes itself while queued"
+        );
+        let page = running.text().await.unwrap();
+        assert!(page.contains("Queued") && page.contains("0 done, 0 skipped, 0 failed of 5"));
+        assert!(page.contains(&format!("action=\"/admin/jobs/{id}/cancel\"")));
+
+        // A runner holds it, then it is cancelled: the runner's next batch is refused.
+        let runner = JobRunner::with_owner(app.state.clone(), "runner-a");
+        let job = runner.claim().await.unwrap().expect("the queued job");
+        let cancelled = admin
+            .post_form(&format!("/admin/jobs/{id}/cancel"), &[])
+            .await;
+        assert_eq!(cancelled.status(), 303);
+        let page = admin.follow(&cancelled).await;
+        assert!(flashes(&page)[0].contains("The job was cancelled"));
+        assert_eq!(
+            runner.run_batch(&job, job.cursor_id).await.unwrap(),
+            Batch::Stopped
+        );
+        let job = app.db().job(id).await.unwrap().unwrap();
+        assert_eq!(
+            (job.state.as_str(), job.done),
+            ("cancelled", 0),
+            "the batch was rolled back"
+        );
+        assert_eq!(
+            scalar(
+                &app,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'unlock'"
+            )
+            .await,
+            0
+        );
+        assert!(
+            runner.claim().await.unwrap().is_none(),
+            "a cancelled job is never claimed"
+        );
+        let after = admin.get(&format!("/admin/jobs/{id}")).await;
+        assert!(after.headers().get("refresh").is_none());
+        // Cancelling again says it had ended.
+        let again = admin
+            .post_form(&format!("/admin/jobs/{id}/cancel"), &[])
+            .await;
+        assert!(flashes(&admin.follow(&again).await)[0].contains("already ended"));
+    }
+);
+
+bulk_test!(
+    a_job_whose_instance_died_resumes_at_its_cursor_without_repeats_or_gaps,
+    jobs_stopped,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let ids = customers(&app, 35, "restart").await;
+        let id = start_job(
+            &admin,
+            &[("action", "force_sign_in"), ("all_matching", "1")],
+        )
+        .await;
+
+        // Instance A works two batches of 10, then dies (kill -9: no hand-back).
+        let a = JobRunner::with_batch_size(app.state.clone(), "instance-a", 10);
+        let job = a.claim().await.unwrap().unwrap();
+        let Batch::Advanced(cursor) = a.run_batch(&job, job.cursor_id).await.unwrap() else {
+            panic!("a first batch")
+        };
+        let Batch::Advanced(cursor) = a.run_batch(&job, cursor).await.unwrap() else {
+            panic!("a second batch")
+        };
+        assert_eq!(cursor, ids[19]);
+        drop(a);
+
+        // Instance B starts; the job is A's until A's lease runs out.
+        let b = app.second_instance().await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let job = app.db().job(id).await.unwrap().unwrap();
+        assert_eq!((job.state.as_str(), job.done), ("running", 20));
+        app.advance_clock(LEASE_SECONDS + 1);
+        let job = wait_for_job(&b, id).await;
+        assert_eq!(
+            (job.state.as_str(), job.done, job.skipped, job.failed),
+            ("done", 35, 0, 0)
+        );
+        for customer in &ids {
+            assert_eq!(
+                tagged_entries(&app, *customer, "force_sign_in", id).await,
+                1,
+                "customer {customer} handled exactly once"
+            );
+        }
+    }
+);
+
+bulk_test!(
+    a_stopping_instance_hands_its_job_back_and_a_restart_finishes_it,
+    jobs_stopped,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let ids = customers(&app, 200, "graceful").await;
+        let id = start_job(&admin, &[("action", "unlock"), ("all_matching", "1")]).await;
+        // A runner working one customer per batch is told to stop part-way.
+        let runner = JobRunner::with_batch_size(app.state.clone(), "stopping", 1);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(runner.run(stopped));
+        while app.db().job(id).await.unwrap().unwrap().done < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(true).unwrap();
+        running.await.unwrap();
+        let job = app.db().job(id).await.unwrap().unwrap();
+        assert_eq!(job.state, "queued", "handed back to the queue at once");
+        assert!(job.done < 200, "stopped part-way ({} done)", job.done);
+        // A restarted instance (jobs on) takes it over without waiting for a lease.
+        let app = app.restart().await;
+        let job = wait_for_job(&app, id).await;
+        assert_eq!((job.done, job.total), (200, 200));
+        for customer in ids.iter().step_by(20) {
+            assert_eq!(tagged_entries(&app, *customer, "unlock", id).await, 1);
+        }
+    }
+);
+
+bulk_test!(
+    two_instances_share_one_job_queue_and_never_double_handle,
+    |config: &mut shop_accounts::Config| config.job_batch_size = 7,
+    |app: TestApp| async move {
+        let second = app.second_instance().await;
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let ids = customers(&app, 30, "pair").await;
+        let mut jobs = Vec::new();
+        for _ in 0..3 {
+            jobs.push(start_job(&admin, &[("action", "unlock"), ("all_matching", "1")]).await);
+        }
+        for job in &jobs {
+            let row = wait_for_job(&second, *job).await;
+            assert_eq!((row.state.as_str(), row.done), ("done", 30));
+        }
+        for job in &jobs {
+            for customer in &ids {
+                assert_eq!(tagged_entries(&app, *customer, "unlock", *job).await, 1);
+            }
+        }
+    }
+);
+
+bulk_test!(
+    two_runners_claiming_one_job_at_once_never_both_get_it,
+    jobs_stopped,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        customers(&app, 3, "claim").await;
+        let id = start_job(&admin, &[("action", "unlock"), ("all_matching", "1")]).await;
+        let a = JobRunner::with_owner(app.state.clone(), "a");
+        let b = JobRunner::with_owner(app.state.clone(), "b");
+        let (x, y) = tokio::join!(a.claim(), b.claim());
+        let claimed: Vec<i64> = [x.unwrap(), y.unwrap()]
+            .into_iter()
+            .flatten()
+            .map(|j| j.id)
+            .collect();
+        assert_eq!(claimed, vec![id]);
+    }
+);
+
+bulk_test!(
+    a_single_reset_is_delivered_before_the_bulk_mail_queued_ahead_of_it,
+    // One bulk message a second: 20 take 20 s; the single one must not wait for them.
+    |config: &mut shop_accounts::Config| config.bulk_mail_per_minute = 60,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        customers(&app, 20, "wave").await;
+        customer(&app, "Single", "Shopper", "single@example.com").await;
+        let job = start_job(
+            &admin,
+            &[
+                ("action", "reset_password"),
+                ("all_matching", "1"),
+                ("q", "wave"),
+            ],
+        )
+        .await;
+        assert_eq!(wait_for_job(&app, job).await.done, 20);
+        app.smtp.wait_for(1).await;
+
+        let asked = std::time::Instant::now();
+        app.client().request_reset("single@example.com").await;
+        let single = loop {
+            let got = app.smtp.received();
+            if let Some(position) = got
+                .iter()
+                .position(|m| m.to.iter().any(|t| t.contains("single@")))
+            {
+                break position;
+            }
+            assert!(
+                asked.elapsed() < Duration::from_secs(5),
+                "the single reset arrives within 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(
+            single < 10,
+            "it overtook the bulk mail (arrived as message {single})"
+        );
+        assert!(
+            scalar(
+                &app,
+                "SELECT COUNT(*) FROM mail_outbox WHERE priority = 1 AND status = 'pending'"
+            )
+            .await
+                > 0,
+            "bulk mail was still waiting"
+        );
+    }
+);
