@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -6,16 +6,11 @@ use shop_accounts::accounts::admins::{self, Role};
 use shop_accounts::config::{AdminCommand, Cli, Command};
 use shop_accounts::store::Db;
 use shop_accounts::{Application, app};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&cli.config.rust_log).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    shop_accounts::cli::logging::init(&cli.config.rust_log, cli.config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(cli.config).await?;
@@ -54,6 +49,8 @@ async fn main() -> anyhow::Result<()> {
             let state = shop_accounts::app::tool_state(cli.config).await?;
             shop_accounts::demo::fill(&state, customers).await
         }
+        Command::Check { ready } => shop_accounts::cli::check::run(&cli.config, ready).await,
+        Command::Backup { file } => shop_accounts::cli::backup::run(&cli.config, &file).await,
     }
 }
 

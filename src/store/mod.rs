@@ -9,6 +9,7 @@ mod customers;
 mod grid;
 mod outbox;
 mod recovery;
+mod schema;
 pub mod sessions;
 mod settings;
 mod sign_ins;
@@ -21,6 +22,7 @@ pub use customers::{CustomerRow, NewCustomer};
 pub use grid::{CustomerGridQuery, CustomerGridRow, GridSort};
 pub use outbox::{ClaimedMail, MailQueueRow, NewMail};
 pub use recovery::{RequestKeys, RequestStats};
+pub use schema::{MigrationState, reach};
 pub use sign_ins::{AccountTable, Credentials, LockoutRule};
 
 use std::path::Path;

@@ -12,6 +12,7 @@ mod browser;
 mod edge;
 mod grid_search;
 mod lockout;
+mod ops_kit;
 mod recovery;
 mod seal;
 mod sessions;
