@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use url::Url;
 
+use crate::cli::logging::LogFormat;
 use crate::i18n::Locale;
 use crate::secrets::SecretKey;
 
@@ -46,6 +47,18 @@ pub enum Command {
         /// How many customers to add.
         #[arg(long, default_value_t = 1000)]
         customers: u64,
+    },
+    /// Check the configuration before a deploy: database reachable and migrated,
+    /// SMTP answering, BASE_URL sane, listen addresses free. Exit 1 on a problem.
+    Check {
+        /// Only ask the running server's /readyz on LISTEN (for container health checks).
+        #[arg(long)]
+        ready: bool,
+    },
+    /// Write an online, consistent copy of a SQLite database to FILE (PostgreSQL: use pg_dump).
+    Backup {
+        /// Where the copy goes; must not exist yet.
+        file: PathBuf,
     },
     /// Move customers in from another shop.
     #[command(subcommand)]
@@ -216,6 +229,16 @@ pub struct Config {
         global = true
     )]
     pub rust_log: String,
+
+    /// Log lines as `text` (colours only on a terminal) or `json` (one object a line).
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
 
     /// Where .eml files are written when SMTP_URL is unset.
     #[arg(long, env = "MAIL_DIR", default_value = "var/mail", global = true)]

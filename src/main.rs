@@ -7,20 +7,13 @@ use shop_accounts::config::{AdminCommand, Cli, Command, CustomersCommand, Import
 use shop_accounts::import;
 use shop_accounts::store::Db;
 use shop_accounts::{Application, app, cli};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let logs = tracing_subscriber::fmt().with_env_filter(
-        EnvFilter::try_new(&cli.config.rust_log).unwrap_or_else(|_| EnvFilter::new("info")),
-    );
-    if matches!(cli.command, Some(Command::Import(_))) {
-        // The import's standard output is its summary and rejected lines alone.
-        logs.with_writer(std::io::stderr).init();
-    } else {
-        logs.init();
-    }
+    // The import's standard output is its summary and rejected lines alone.
+    let to_stderr = matches!(cli.command, Some(Command::Import(_)));
+    shop_accounts::cli::logging::init(&cli.config.rust_log, cli.config.log_format, to_stderr);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(cli.config).await?;
@@ -101,6 +94,8 @@ async fn main() -> anyhow::Result<()> {
             state.db.close().await;
             std::process::exit(code)
         }
+        Command::Check { ready } => shop_accounts::cli::check::run(&cli.config, ready).await,
+        Command::Backup { file } => shop_accounts::cli::backup::run(&cli.config, &file).await,
     }
 }
 

@@ -14,6 +14,7 @@ mod import;
 mod jobs;
 mod outbox;
 mod recovery;
+mod schema;
 pub mod sessions;
 mod settings;
 mod sign_ins;
@@ -31,6 +32,7 @@ pub use import::{ImportWriter, ImportedCustomer};
 pub use jobs::{JobCounts, JobRow, NewJob, SelectionFilter};
 pub use outbox::{ClaimedMail, MailPriority, MailQueueRow, NewMail};
 pub use recovery::{RequestKeys, RequestStats};
+pub use schema::{MigrationState, reach};
 pub use sign_ins::{AccountTable, Credentials, LockoutRule};
 
 use std::path::Path;

@@ -15,6 +15,7 @@ mod edge;
 mod grid_search;
 mod import;
 mod lockout;
+mod ops_kit;
 mod recovery;
 mod seal;
 mod security_page;

@@ -6,11 +6,13 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::context::{ClientIp, locale_of};
 use crate::accounts::customers::{self, ChangeFrom, ChangePasswordError, SignInError};
@@ -20,17 +22,12 @@ use crate::recovery::{self, Link, RequestError, Requester, ResetError};
 use crate::state::AppState;
 use crate::store::CustomerRow;
 
+pub mod openapi;
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/V1/integration/customer/token", post(issue_token))
-        .route("/V1/customers/me", get(me))
-        .route("/V1/customers/password", put(request_reset))
-        .route("/V1/customers/resetPassword", post(reset_password))
-        .route("/V1/customers/me/password", put(change_password))
-        .route(
-            "/V1/integration/customer/revoke-customer-token",
-            post(revoke_customer_token),
-        )
+    let (documented, _) = documented().split_for_parts();
+    documented
+        .route(openapi::PATH, get(openapi::serve))
         // A known path with the wrong method answers in JSON like any other REST error.
         .method_not_allowed_fallback(|lang: ApiLocale| async move {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, lang.0.t("api-not-found"))
@@ -38,9 +35,27 @@ pub fn router() -> Router<AppState> {
         .fallback(not_found)
 }
 
+/// Every REST route. Each handler's `#[utoipa::path]` gives its method and path,
+/// so a route is in the OpenAPI document (GET /rest/openapi.json) by construction.
+pub(crate) fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base_document())
+        .routes(routes!(issue_token))
+        .routes(routes!(me))
+        .routes(routes!(request_reset))
+        .routes(routes!(reset_password))
+        .routes(routes!(change_password))
+        .routes(routes!(revoke_customer_token))
+}
+
 /// Any other path under /rest, including /rest/ itself.
 pub async fn not_found(ApiLocale(l): ApiLocale) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, l.t("api-not-found"))
+}
+
+/// Every error answer: `{"message": …}`.
+#[derive(Serialize, ToSchema)]
+struct ApiMessage {
+    message: String,
 }
 
 pub struct ApiError {
@@ -61,7 +76,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "message": self.message }))).into_response()
+        let body = ApiMessage {
+            message: self.message,
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -132,7 +150,7 @@ impl FromRequestParts<AppState> for ApiCustomer {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct TokenRequest {
     #[serde(default)]
     username: String,
@@ -140,6 +158,18 @@ struct TokenRequest {
     password: String,
 }
 
+/// Signs a customer in: a bearer token for the other calls.
+#[utoipa::path(
+    post,
+    path = "/V1/integration/customer/token",
+    tag = "customers",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "A bearer token (a JSON string)", body = String),
+        (status = 400, description = "The body is not the expected JSON", body = ApiMessage),
+        (status = 401, description = "Wrong email or password, or the account is locked", body = ApiMessage),
+    )
+)]
 async fn issue_token(
     State(state): axum::extract::State<AppState>,
     ApiLocale(l): ApiLocale,
@@ -157,11 +187,36 @@ async fn issue_token(
 
 use axum::extract::State;
 
-async fn me(ApiCustomer(c): ApiCustomer) -> Json<serde_json::Value> {
-    Json(json!({ "id": c.id, "email": c.email, "firstname": c.firstname, "lastname": c.lastname }))
+/// The signed-in customer, as `GET /V1/customers/me` answers it.
+#[derive(Serialize, ToSchema)]
+struct Me {
+    id: i64,
+    email: String,
+    firstname: String,
+    lastname: String,
 }
 
-#[derive(Deserialize)]
+/// The customer the bearer token belongs to.
+#[utoipa::path(
+    get,
+    path = "/V1/customers/me",
+    tag = "customers",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The customer", body = Me),
+        (status = 401, description = "The token is unknown, expired or revoked", body = ApiMessage),
+    )
+)]
+async fn me(ApiCustomer(c): ApiCustomer) -> Json<Me> {
+    Json(Me {
+        id: c.id,
+        email: c.email,
+        firstname: c.firstname,
+        lastname: c.lastname,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
 struct ResetRequest {
     #[serde(default)]
     email: String,
@@ -170,6 +225,18 @@ struct ResetRequest {
     template: Option<String>,
 }
 
+/// Emails a reset link when the account exists; answers the same when it does not.
+#[utoipa::path(
+    put,
+    path = "/V1/customers/password",
+    tag = "password reset",
+    request_body = ResetRequest,
+    responses(
+        (status = 200, description = "Always `true`, whether or not the account exists", body = bool),
+        (status = 400, description = "Not an email address, or not the expected JSON", body = ApiMessage),
+        (status = 429, description = "Too many reset requests", body = ApiMessage),
+    )
+)]
 async fn request_reset(
     State(state): State<AppState>,
     ApiLocale(l): ApiLocale,
@@ -198,7 +265,7 @@ async fn request_reset(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ResetPassword {
     #[serde(default)]
@@ -214,6 +281,17 @@ fn policy_message(l: Locale, problems: &[crate::accounts::PasswordProblem]) -> S
     messages.join(" ")
 }
 
+/// Sets a new password with the token from a reset email.
+#[utoipa::path(
+    post,
+    path = "/V1/customers/resetPassword",
+    tag = "password reset",
+    request_body = ResetPassword,
+    responses(
+        (status = 200, description = "The password is changed", body = bool),
+        (status = 400, description = "The link expired, or the password breaks the policy", body = ApiMessage),
+    )
+)]
 async fn reset_password(
     State(state): State<AppState>,
     ApiLocale(l): ApiLocale,
@@ -237,7 +315,7 @@ async fn reset_password(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ChangePassword {
     #[serde(default)]
@@ -246,6 +324,19 @@ struct ChangePassword {
     new_password: String,
 }
 
+/// Changes the signed-in customer's password.
+#[utoipa::path(
+    put,
+    path = "/V1/customers/me/password",
+    tag = "customers",
+    security(("bearer" = [])),
+    request_body = ChangePassword,
+    responses(
+        (status = 200, description = "The password is changed", body = bool),
+        (status = 400, description = "Wrong current password, or the new one breaks the policy", body = ApiMessage),
+        (status = 401, description = "The token is unknown, expired or revoked", body = ApiMessage),
+    )
+)]
 async fn change_password(
     State(state): State<AppState>,
     ApiLocale(l): ApiLocale,
@@ -287,6 +378,16 @@ async fn change_password(
 }
 
 /// Magento's revoke-customer-token: every API token of the bearer's customer ends.
+#[utoipa::path(
+    post,
+    path = "/V1/integration/customer/revoke-customer-token",
+    tag = "customers",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every API token of the customer has ended", body = bool),
+        (status = 401, description = "The token is unknown, expired or revoked", body = ApiMessage),
+    )
+)]
 async fn revoke_customer_token(
     State(state): State<AppState>,
     ApiLocale(l): ApiLocale,
