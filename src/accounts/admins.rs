@@ -23,6 +23,8 @@ pub enum Permission {
     EditPasswordOptions,
     ViewAudit,
     ViewMailQueue,
+    /// Download the grid's customers as CSV: every matching row at once.
+    ExportCustomers,
 }
 
 impl Role {

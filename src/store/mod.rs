@@ -18,7 +18,10 @@ pub use admins::{AdminRow, NewAdmin};
 pub use audit::{AuditEntry, AuditRow};
 pub use bulk::{DemoCustomer, DemoLoader};
 pub use customers::{CustomerRow, NewCustomer};
-pub use grid::{CustomerGridQuery, CustomerGridRow, GridSort};
+pub use grid::{
+    CustomerGridQuery, CustomerGridRow, GridCount, GridExport, GridFilter, GridSort, TimeRange,
+    WORD_SEPARATORS,
+};
 pub use outbox::{ClaimedMail, MailQueueRow, NewMail};
 pub use recovery::{IssueToken, RequestKeys, RequestStats};
 pub use sign_ins::AccountTable;

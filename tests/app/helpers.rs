@@ -97,11 +97,17 @@ async fn drop_stale_databases(pool: &sqlx::PgPool) {
         // Only databases of test processes that have ended: test runs in other
         // checkouts may be running beside this one.
         let stale = ours.into_iter().filter(|name| {
-            let pid = name.trim_start_matches("sa_t_").split('_').next().unwrap_or("");
+            let pid = name
+                .trim_start_matches("sa_t_")
+                .split('_')
+                .next()
+                .unwrap_or("");
             !std::path::Path::new("/proc").join(pid).exists()
         });
         for name in stale {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(pool).await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(pool)
+                .await;
         }
     })
     .await;

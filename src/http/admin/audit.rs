@@ -8,6 +8,8 @@ pub const UNLOCK: &str = "unlock";
 pub const FORCE_SIGN_IN: &str = "force_sign_in";
 pub const PASSWORD_OPTIONS: &str = "password_options";
 pub const SETUP: &str = "admin_setup";
+/// A CSV export of the grid; the detail holds the filters and the row count.
+pub const CUSTOMERS_EXPORT: &str = "customers_export";
 
 /// The label of a stored action; an unknown one (written by a newer version)
 /// is shown as stored.
@@ -19,6 +21,7 @@ pub fn label_key(action: &str) -> Option<&'static str> {
         FORCE_SIGN_IN => "admin-action-force-sign-in",
         PASSWORD_OPTIONS => "admin-action-password-options",
         SETUP => "admin-action-setup",
+        CUSTOMERS_EXPORT => "admin-action-customers-export",
         _ => return None,
     })
 }

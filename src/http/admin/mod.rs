@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod config;
 mod customers;
+mod export;
 mod grid;
 mod guard;
 mod logs;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/logout", post(auth::logout))
         .route("/admin/setup", get(setup::page).post(setup::create))
         .route("/admin/customers", get(customers::grid))
+        .route("/admin/customers/export.csv", get(export::csv))
         .route("/admin/customers/{id}", get(customers::view))
         .route(
             "/admin/customers/{id}/reset-password",

@@ -260,3 +260,25 @@ admin-mail-status-pending = Pending
 admin-mail-status-sending = Sending
 admin-mail-status-sent = Sent
 admin-mail-status-failed = Failed
+
+# grid
+admin-grid-search-hint-words = Each word finds the start of a name or of a part of an email address: gmail, de vries, devries@exa.
+admin-grid-filter-locked = Locked
+admin-grid-filter-has-tokens = Active API tokens
+admin-grid-filter-signed-in = Signed in
+admin-grid-any = Any
+admin-grid-signed-in-ever = At least once
+admin-grid-signed-in-never = Never
+admin-grid-created-from = Customer since, from
+admin-grid-created-to = Customer since, to
+admin-grid-last-sign-in-from = Last sign-in, from
+admin-grid-last-sign-in-to = Last sign-in, to
+admin-grid-bad-value = The value "{ $value }" of { $name } was not understood and is ignored.
+admin-grid-bad-keyword = The keyword contains control characters and is ignored.
+admin-grid-no-filter-match = We couldn't find any customers matching these filters.
+admin-grid-total-more = More than { $count } records found
+admin-grid-count-exactly = Count all
+admin-grid-export = Export CSV
+admin-grid-page = Page { $page }
+admin-grid-last-page = Last page
+admin-action-customers-export = Customers exported (CSV)

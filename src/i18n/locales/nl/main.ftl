@@ -260,3 +260,25 @@ admin-mail-status-pending = In afwachting
 admin-mail-status-sending = Wordt verzonden
 admin-mail-status-sent = Verzonden
 admin-mail-status-failed = Mislukt
+
+# grid
+admin-grid-search-hint-words = Elk woord vindt het begin van een naam of van een deel van een e-mailadres: gmail, de vries, devries@exa.
+admin-grid-filter-locked = Vergrendeld
+admin-grid-filter-has-tokens = Actieve API-tokens
+admin-grid-filter-signed-in = Ingelogd
+admin-grid-any = Alle
+admin-grid-signed-in-ever = Minstens één keer
+admin-grid-signed-in-never = Nooit
+admin-grid-created-from = Klant sinds, vanaf
+admin-grid-created-to = Klant sinds, tot en met
+admin-grid-last-sign-in-from = Laatst ingelogd, vanaf
+admin-grid-last-sign-in-to = Laatst ingelogd, tot en met
+admin-grid-bad-value = De waarde "{ $value }" van { $name } is niet begrepen en wordt genegeerd.
+admin-grid-bad-keyword = Het trefwoord bevat besturingstekens en wordt genegeerd.
+admin-grid-no-filter-match = We hebben geen klanten gevonden die aan deze filters voldoen.
+admin-grid-total-more = Meer dan { $count } records gevonden
+admin-grid-count-exactly = Alles tellen
+admin-grid-export = CSV exporteren
+admin-grid-page = Pagina { $page }
+admin-grid-last-page = Laatste pagina
+admin-action-customers-export = Klanten geëxporteerd (CSV)
