@@ -9,6 +9,7 @@ mod smtp_sink;
 mod admin;
 mod api;
 mod browser;
+mod grid_filters;
 mod grid_search;
 mod recovery;
 mod storefront;
