@@ -144,9 +144,12 @@ impl GridCount {
 
 /// Characters of each stored search word (see migration 0030).
 const WORD_KEY_CHARS: usize = 12;
-/// A keyword word matching at most this many stored words drives the query from
-/// the word table; above it, checking rows along the sort index is cheaper.
+/// A keyword word matching at most this many stored words always drives the
+/// query from the word table; up to `WORD_TABLE_MAX` when the page lies so deep
+/// that walking the sort index would check more rows (see `lookup`); above it,
+/// rows are checked along the sort index.
 const WORD_TABLE_LIMIT: i64 = 20_000;
+const WORD_TABLE_MAX: i64 = 200_000;
 /// Characters that end a word in a name or an email; a keyword word starts
 /// right after one of them (or at the start).
 pub const WORD_SEPARATORS: [char; 6] = [' ', '@', '.', '-', '_', '+'];
@@ -220,12 +223,30 @@ fn word_range(word: &str) -> (String, String) {
     (key, high)
 }
 
-/// How the keyword is looked up: from the word table by one of its words, or
-/// row by row.
+/// Where a query starts: from the word table by one of the keyword's words,
+/// from the index of a selective filter, or by walking the sort index and
+/// checking each row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lookup {
     WordTable(usize),
+    Locked,
+    LiveTokens,
+    Created,
+    LastSignIn,
     Rows,
+}
+
+impl Lookup {
+    /// The SQLite index that serves a filter lookup (named with INDEXED BY,
+    /// since SQLite's planner would rather walk the sort index).
+    fn sqlite_index(self) -> Option<&'static str> {
+        match self {
+            Lookup::Locked => Some("customers_locked_until"),
+            Lookup::Created => Some("customers_created_at"),
+            Lookup::LastSignIn => Some("customers_last_sign_in_at"),
+            _ => None,
+        }
+    }
 }
 
 impl Db {
@@ -241,8 +262,16 @@ impl Db {
     /// planner would otherwise walk it; the unary + keeps it off the index).
     fn sort_expr(&self, column: &str, lookup: Lookup) -> String {
         match (self, lookup) {
-            (Db::Sqlite(_), Lookup::WordTable(_)) => format!("+c.{column}"),
-            _ => format!("c.{column}"),
+            (Db::Sqlite(_), Lookup::Rows) | (Db::Postgres(_), _) => format!("c.{column}"),
+            (Db::Sqlite(_), _) => format!("+c.{column}"),
+        }
+    }
+
+    /// `customers c`, on SQLite held to the index of a filter lookup.
+    fn customers_from(&self, lookup: Lookup) -> String {
+        match (self, lookup.sqlite_index()) {
+            (Db::Sqlite(_), Some(index)) => format!("customers c INDEXED BY {index}"),
+            _ => "customers c".to_string(),
         }
     }
 
@@ -276,6 +305,12 @@ impl Db {
             conditions.push(format!(
                 "c.id IN (SELECT customer_id FROM customer_search_words \
                  WHERE word >= {low} AND word < {high})"
+            ));
+        }
+        if lookup == Lookup::LiveTokens {
+            conditions.push(format!(
+                "c.id IN (SELECT t.customer_id FROM api_tokens t \
+                 WHERE t.revoked_at IS NULL AND t.expires_at > {now})"
             ));
         }
         for word in &filter.words {
@@ -319,27 +354,99 @@ impl Db {
         conditions
     }
 
-    /// Picks the lookup: the keyword word with the fewest stored words, when it
-    /// has few enough; otherwise row by row.
-    async fn lookup(&self, filter: &GridFilter) -> StoreResult<Lookup> {
+    /// How many rows (at most `limit`) a probe query counts.
+    async fn probe(&self, sql: &str, args: &[Arg], limit: i64) -> StoreResult<i64> {
+        let sql = format!("SELECT COUNT(*) FROM ({sql} LIMIT {limit}) p");
+        Ok(on_pool!(self, |pool| bind_args!(
+            sqlx::query_scalar(&sql),
+            args
+        )
+        .fetch_one(pool)
+        .await)?)
+    }
+
+    /// The filter lookups that apply, each with at most `WORD_TABLE_LIMIT + 1`
+    /// of its index entries counted.
+    async fn filter_lookups(
+        &self,
+        filter: &GridFilter,
+        now: i64,
+    ) -> StoreResult<Vec<(i64, Lookup)>> {
+        let limit = WORD_TABLE_LIMIT + 1;
+        let mut found = Vec::new();
+        if filter.locked == Some(true) {
+            let sql = "SELECT 1 FROM customers WHERE locked_until > $1";
+            found.push((
+                self.probe(sql, &[Arg::Int(now)], limit).await?,
+                Lookup::Locked,
+            ));
+        }
+        if filter.has_tokens == Some(true) {
+            let sql = "SELECT 1 FROM api_tokens WHERE revoked_at IS NULL AND expires_at > $1";
+            found.push((
+                self.probe(sql, &[Arg::Int(now)], limit).await?,
+                Lookup::LiveTokens,
+            ));
+        }
+        for (range, column, lookup) in [
+            (filter.created, "created_at", Lookup::Created),
+            (filter.last_sign_in, "last_sign_in_at", Lookup::LastSignIn),
+        ] {
+            if range.from.is_some() || range.until.is_some() {
+                let sql = format!("SELECT 1 FROM customers WHERE {column} >= $1 AND {column} < $2");
+                let args = [
+                    Arg::Int(range.from.unwrap_or(i64::MIN)),
+                    Arg::Int(range.until.unwrap_or(i64::MAX)),
+                ];
+                found.push((self.probe(&sql, &args, limit).await?, lookup));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Picks the lookup for a query that needs the first `depth` matches in
+    /// sort order (0: all of them, read in chunks). A filter or keyword word with
+    /// few index entries always starts the query. Otherwise, walking the sort
+    /// index and checking rows costs about `depth × customers / matches` rows,
+    /// and starting from the word table about `matches` rows plus a sort; the
+    /// word with the fewest stored words stands for the matches.
+    async fn lookup(&self, filter: &GridFilter, now: i64, depth: i64) -> StoreResult<Lookup> {
         let mut best: Option<(i64, usize)> = None;
         for (i, word) in filter.words.iter().enumerate() {
             let (low, high) = word_range(word);
-            let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM customer_search_words \
-                       WHERE word >= $1 AND word < $2 LIMIT $3) w";
-            let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(sql)
-                .bind(&low)
-                .bind(&high)
-                .bind(WORD_TABLE_LIMIT + 1)
-                .fetch_one(pool)
-                .await)?;
+            let sql = "SELECT 1 FROM customer_search_words WHERE word >= $1 AND word < $2";
+            let n = self
+                .probe(sql, &[Arg::Text(low), Arg::Text(high)], WORD_TABLE_MAX + 1)
+                .await?;
             if best.is_none_or(|(fewest, _)| n < fewest) {
                 best = Some((n, i));
             }
         }
-        Ok(match best {
-            Some((n, i)) if n <= WORD_TABLE_LIMIT => Lookup::WordTable(i),
-            _ => Lookup::Rows,
+        let mut small: Vec<(i64, Lookup)> = self.filter_lookups(filter, now).await?;
+        if let Some((entries, i)) = best {
+            small.push((entries, Lookup::WordTable(i)));
+        }
+        if let Some(&(n, lookup)) = small.iter().min_by_key(|(n, _)| *n)
+            && n <= WORD_TABLE_LIMIT
+        {
+            return Ok(lookup);
+        }
+        let Some((entries, i)) = best else {
+            return Ok(Lookup::Rows);
+        };
+        if entries > WORD_TABLE_MAX || depth == 0 {
+            return Ok(Lookup::Rows);
+        }
+        let customers: i64 = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) FROM customers"
+        )
+        .fetch_one(pool)
+        .await)?;
+        let walk = depth.saturating_mul(customers) / entries;
+        Ok(if walk > entries {
+            Lookup::WordTable(i)
+        } else {
+            Lookup::Rows
         })
     }
 
@@ -355,8 +462,9 @@ impl Db {
         let sort_column = self.sort_expr(column, lookup);
         let (limit, offset) = (sql.int(q.limit), sql.int(q.offset));
         sql.text = format!(
-            "SELECT c.id FROM customers c {} ORDER BY {sort_column} {dir}, c.id {dir} \
+            "SELECT c.id FROM {} {} ORDER BY {sort_column} {dir}, c.id {dir} \
              LIMIT {limit} OFFSET {offset}",
+            self.customers_from(lookup),
             where_clause(&conditions)
         );
         sql
@@ -364,7 +472,7 @@ impl Db {
 
     /// One page of the All Customers grid, in the requested order.
     pub async fn customer_grid(&self, q: &CustomerGridQuery) -> StoreResult<Vec<CustomerGridRow>> {
-        let lookup = self.lookup(&q.filter).await?;
+        let lookup = self.lookup(&q.filter, q.now, q.offset + q.limit).await?;
         let ids = if q.sort == GridSort::ApiTokens {
             self.token_sorted_ids(q, lookup).await?
         } else {
@@ -411,18 +519,14 @@ impl Db {
     }
 
     /// The page's ids sorted by live token count, then id. The customers holding
-    /// a live token are found from the live-token index and sorted here (a shop
-    /// has few of them at a time: tokens live hours); everyone else has 0 and
-    /// follows (descending) or precedes (ascending) them in id order.
+    /// a live token are found from the live-token index and ranked by the
+    /// store (a shop has few of them at a time: tokens live hours); everyone
+    /// else has 0 and follows (descending) or precedes (ascending) them in id order.
     async fn token_sorted_ids(
         &self,
         q: &CustomerGridQuery,
         lookup: Lookup,
     ) -> StoreResult<Vec<i64>> {
-        let holders = self
-            .token_holders(&q.filter, lookup, q.now, q.descending)
-            .await?;
-        let holder_ids: Vec<i64> = holders.into_iter().map(|(id, _)| id).collect();
         let zero_page = |offset: i64, limit: i64| {
             let mut sql = Sql::default();
             let now = sql.int(q.now);
@@ -431,24 +535,26 @@ impl Db {
             let dir = if q.descending { "DESC" } else { "ASC" };
             let (limit, offset) = (sql.int(limit), sql.int(offset));
             sql.text = format!(
-                "SELECT c.id FROM customers c {} ORDER BY c.id {dir} LIMIT {limit} OFFSET {offset}",
+                "SELECT c.id FROM {} {} ORDER BY c.id {dir} LIMIT {limit} OFFSET {offset}",
+                self.customers_from(lookup),
                 where_clause(&conditions)
             );
             sql
         };
-        let holders_len = holder_ids.len() as i64;
         let (offset, limit) = (q.offset, q.limit);
         if q.descending {
             // Holders first, then the rest.
-            let mut ids: Vec<i64> = holder_ids
-                .iter()
+            let (top, holders) = self
+                .token_holders(&q.filter, lookup, q.now, true, Some(offset + limit))
+                .await?;
+            let mut ids: Vec<i64> = top
+                .into_iter()
                 .skip(offset as usize)
-                .take(limit as usize)
-                .copied()
+                .map(|(id, _)| id)
                 .collect();
             let missing = limit - ids.len() as i64;
             if missing > 0 {
-                let zero_offset = (offset - holders_len).max(0);
+                let zero_offset = (offset - holders).max(0);
                 ids.extend(self.ids(&zero_page(zero_offset, missing)).await?);
             }
             Ok(ids)
@@ -463,13 +569,10 @@ impl Db {
                     offset + ids.len() as i64
                 };
                 let skip = (offset + ids.len() as i64 - zeros).max(0);
-                ids.extend(
-                    holder_ids
-                        .iter()
-                        .skip(skip as usize)
-                        .take(missing as usize)
-                        .copied(),
-                );
+                let (top, _) = self
+                    .token_holders(&q.filter, lookup, q.now, false, Some(skip + missing))
+                    .await?;
+                ids.extend(top.into_iter().skip(skip as usize).map(|(id, _)| id));
             }
             Ok(ids)
         }
@@ -481,41 +584,62 @@ impl Db {
         let mut conditions = self.filter_conditions(&mut sql, &q.filter, lookup, &now);
         conditions.push(no_live_token(&now));
         sql.text = format!(
-            "SELECT COUNT(*) FROM customers c {}",
+            "SELECT COUNT(*) FROM {} {}",
+            self.customers_from(lookup),
             where_clause(&conditions)
         );
         self.scalar(&sql).await
     }
 
-    /// The matching customers holding live tokens, with their live count, sorted
-    /// by (count, id) in the grid's direction.
+    /// The matching customers holding live tokens with their live count, ranked
+    /// by (count, id) in the grid's direction: the first `top` of them (all
+    /// without it), and how many there are in all.
     async fn token_holders(
         &self,
         filter: &GridFilter,
         lookup: Lookup,
         now: i64,
         descending: bool,
-    ) -> StoreResult<Vec<(i64, i64)>> {
-        let mut sql = Sql::default();
-        let now = sql.int(now);
-        let mut conditions = self.filter_conditions(&mut sql, filter, lookup, &now);
-        conditions.push(super::api_tokens::live_token(&now));
-        sql.text = format!(
-            "SELECT t.customer_id, COUNT(*) FROM api_tokens t JOIN customers c ON c.id = t.customer_id \
-             {} GROUP BY t.customer_id",
-            where_clause(&conditions)
-        );
-        let mut holders: Vec<(i64, i64)> = on_pool!(self, |pool| bind_args!(
+        top: Option<i64>,
+    ) -> StoreResult<(Vec<(i64, i64)>, i64)> {
+        let sql = self.token_holders_sql(filter, lookup, now, descending, top);
+        let rows: Vec<(i64, i64, i64)> = on_pool!(self, |pool| bind_args!(
             sqlx::query_as(&sql.text),
             &sql.args
         )
         .fetch_all(pool)
         .await)?;
-        holders.sort_by_key(|(id, live)| (*live, *id));
-        if descending {
-            holders.reverse();
-        }
-        Ok(holders)
+        let holders = rows.first().map_or(0, |row| row.2);
+        Ok((
+            rows.into_iter().map(|(id, live, _)| (id, live)).collect(),
+            holders,
+        ))
+    }
+
+    fn token_holders_sql(
+        &self,
+        filter: &GridFilter,
+        lookup: Lookup,
+        now: i64,
+        descending: bool,
+        top: Option<i64>,
+    ) -> Sql {
+        let mut sql = Sql::default();
+        let now = sql.int(now);
+        let mut conditions = self.filter_conditions(&mut sql, filter, lookup, &now);
+        conditions.push(super::api_tokens::live_token(&now));
+        let dir = if descending { "DESC" } else { "ASC" };
+        let limit = match top {
+            Some(top) => format!("LIMIT {}", sql.int(top)),
+            None => String::new(),
+        };
+        sql.text = format!(
+            "SELECT t.customer_id, COUNT(*) AS live, COUNT(*) OVER () AS holders \
+             FROM api_tokens t JOIN customers c ON c.id = t.customer_id \
+             {} GROUP BY t.customer_id ORDER BY live {dir}, t.customer_id {dir} {limit}",
+            where_clause(&conditions)
+        );
+        sql
     }
 
     async fn scalar(&self, sql: &Sql) -> StoreResult<i64> {
@@ -539,7 +663,10 @@ impl Db {
         if filter.is_empty() {
             return self.customers_total().await;
         }
-        let lookup = self.lookup(filter).await?;
+        if let Some(count) = self.word_table_count(filter, bound).await? {
+            return Ok(count);
+        }
+        let lookup = self.lookup(filter, now, count_depth(bound)).await?;
         let sql = self.count_sql(filter, lookup, now, bound);
         let n = self.scalar(&sql).await?;
         Ok(match bound {
@@ -548,11 +675,54 @@ impl Db {
         })
     }
 
+    /// A lone keyword word no longer than the stored words, and nothing else:
+    /// the word table alone answers, reading a bounded stretch of its index.
+    /// (A customer can hold several words in the range, so a stretch of twice
+    /// the bound is read and its distinct customers counted.)
+    async fn word_table_count(
+        &self,
+        filter: &GridFilter,
+        bound: Option<i64>,
+    ) -> StoreResult<Option<GridCount>> {
+        let Some(bound) = bound else { return Ok(None) };
+        let [word] = filter.words.as_slice() else {
+            return Ok(None);
+        };
+        let alone = GridFilter {
+            words: filter.words.clone(),
+            ..GridFilter::default()
+        };
+        if *filter != alone || word.chars().count() > WORD_KEY_CHARS {
+            return Ok(None);
+        }
+        let (low, high) = word_range(word);
+        let stretch = 2 * (bound + 1);
+        let sql = "SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM (SELECT customer_id \
+                   FROM customer_search_words WHERE word >= $1 AND word < $2 LIMIT $3) m";
+        let (read, customers): (i64, i64) = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(&low)
+            .bind(&high)
+            .bind(stretch)
+            .fetch_one(pool)
+            .await)?;
+        Ok(if customers > bound {
+            Some(GridCount::MoreThan(bound))
+        } else if read < stretch {
+            Some(GridCount::Exact(customers))
+        } else {
+            None
+        })
+    }
+
     fn count_sql(&self, filter: &GridFilter, lookup: Lookup, now: i64, bound: Option<i64>) -> Sql {
         let mut sql = Sql::default();
         let now = sql.int(now);
         let conditions = self.filter_conditions(&mut sql, filter, lookup, &now);
-        let matches = format!("SELECT 1 FROM customers c {}", where_clause(&conditions));
+        let matches = format!(
+            "SELECT 1 FROM {} {}",
+            self.customers_from(lookup),
+            where_clause(&conditions)
+        );
         sql.text = match bound {
             Some(bound) => {
                 let limit = sql.int(bound + 1);
@@ -590,9 +760,11 @@ impl Db {
         descending: bool,
         now: i64,
     ) -> StoreResult<GridExport> {
-        let lookup = self.lookup(&filter).await?;
+        let lookup = self.lookup(&filter, now, 0).await?;
         let (phases, holders) = if sort == GridSort::ApiTokens {
-            let holders = self.token_holders(&filter, lookup, now, descending).await?;
+            let (holders, _) = self
+                .token_holders(&filter, lookup, now, descending, None)
+                .await?;
             let ids: Vec<i64> = holders.into_iter().map(|(id, _)| id).collect();
             let phases = if descending {
                 vec![Phase::Holders, Phase::ZeroTokens]
@@ -629,18 +801,10 @@ impl Db {
     /// The query plan of `customer_grid`, for the benchmark: SQLite's `EXPLAIN
     /// QUERY PLAN`, PostgreSQL's `EXPLAIN ANALYZE` (which runs the query).
     pub async fn explain_customer_grid(&self, q: &CustomerGridQuery) -> StoreResult<String> {
-        let lookup = self.lookup(&q.filter).await?;
+        let lookup = self.lookup(&q.filter, q.now, q.offset + q.limit).await?;
         let sql = if q.sort == GridSort::ApiTokens {
-            let mut sql = Sql::default();
-            let now = sql.int(q.now);
-            let mut conditions = self.filter_conditions(&mut sql, &q.filter, lookup, &now);
-            conditions.push(super::api_tokens::live_token(&now));
-            sql.text = format!(
-                "SELECT t.customer_id, COUNT(*) FROM api_tokens t JOIN customers c ON c.id = t.customer_id \
-                 {} GROUP BY t.customer_id",
-                where_clause(&conditions)
-            );
-            sql
+            let top = Some(q.offset + q.limit);
+            self.token_holders_sql(&q.filter, lookup, q.now, q.descending, top)
         } else {
             self.page_ids_sql(q, lookup, &[])
         };
@@ -654,7 +818,7 @@ impl Db {
         now: i64,
         bound: Option<i64>,
     ) -> StoreResult<String> {
-        let lookup = self.lookup(filter).await?;
+        let lookup = self.lookup(filter, now, count_depth(bound)).await?;
         let sql = self.count_sql(filter, lookup, now, bound);
         self.explain(&sql, lookup).await
     }
@@ -680,6 +844,11 @@ impl Db {
         };
         Ok(format!("{head}\n{plan}"))
     }
+}
+
+/// How many matches a count needs to see: one past its bound, or every one.
+fn count_depth(bound: Option<i64>) -> i64 {
+    bound.map_or(i64::MAX, |bound| bound + 1)
 }
 
 fn no_live_token(now: &str) -> String {
@@ -806,7 +975,8 @@ impl GridExport {
         sql.text = format!(
             "SELECT {ROW_COLUMNS}, \
              (SELECT COUNT(*) FROM api_tokens t WHERE t.customer_id = c.id AND {live}) AS active_api_tokens \
-             FROM customers c {} ORDER BY {order} LIMIT {limit}",
+             FROM {} {} ORDER BY {order} LIMIT {limit}",
+            db.customers_from(self.lookup),
             where_clause(&conditions)
         );
         let rows: Vec<CustomerGridRow> =
