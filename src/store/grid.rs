@@ -411,13 +411,18 @@ impl Db {
     /// and starting from the word table about `matches` rows plus a sort; the
     /// word with the fewest stored words stands for the matches.
     async fn lookup(&self, filter: &GridFilter, now: i64, depth: i64) -> StoreResult<Lookup> {
-        let mut best: Option<(i64, usize)> = None;
-        for (i, word) in filter.words.iter().enumerate() {
-            let (low, high) = word_range(word);
+        let word_entries = |i: usize, limit: i64| {
+            let (low, high) = word_range(&filter.words[i]);
             let sql = "SELECT 1 FROM customer_search_words WHERE word >= $1 AND word < $2";
-            let n = self
-                .probe(sql, &[Arg::Text(low), Arg::Text(high)], WORD_TABLE_MAX + 1)
-                .await?;
+            async move {
+                self.probe(sql, &[Arg::Text(low), Arg::Text(high)], limit)
+                    .await
+            }
+        };
+        // First a cheap probe of each word, up to the small limit.
+        let mut best: Option<(i64, usize)> = None;
+        for i in 0..filter.words.len() {
+            let n = word_entries(i, WORD_TABLE_LIMIT + 1).await?;
             if best.is_none_or(|(fewest, _)| n < fewest) {
                 best = Some((n, i));
             }
@@ -431,10 +436,12 @@ impl Db {
         {
             return Ok(lookup);
         }
-        let Some((entries, i)) = best else {
+        // Only a page deep enough that the walk would outgrow the small limit
+        // makes reading a larger word range worth a look.
+        let Some((_, i)) = best else {
             return Ok(Lookup::Rows);
         };
-        if entries > WORD_TABLE_MAX || depth == 0 {
+        if depth == 0 {
             return Ok(Lookup::Rows);
         }
         let customers: i64 = on_pool!(self, |pool| sqlx::query_scalar(
@@ -442,6 +449,13 @@ impl Db {
         )
         .fetch_one(pool)
         .await)?;
+        if depth.saturating_mul(customers) / WORD_TABLE_LIMIT <= WORD_TABLE_LIMIT {
+            return Ok(Lookup::Rows);
+        }
+        let entries = word_entries(i, WORD_TABLE_MAX + 1).await?;
+        if entries > WORD_TABLE_MAX {
+            return Ok(Lookup::Rows);
+        }
         let walk = depth.saturating_mul(customers) / entries;
         Ok(if walk > entries {
             Lookup::WordTable(i)
