@@ -1,7 +1,6 @@
-//! Builds the application: database, keys, router, listener and mail worker.
+//! Builds the application: database, keys, router, listeners and mail worker.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,14 +13,18 @@ use crate::accounts::PasswordHasher;
 use crate::accounts::admins;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::http::{self, ConnectionLimits};
 use crate::mail::{MailWorker, Transport};
-use crate::secrets::ServerKeys;
+use crate::recovery;
+use crate::secrets::{ServerKeys, load_sealing_keys};
 use crate::state::AppState;
 use crate::store::Db;
 use crate::store::sessions::SessionStore;
 
 pub struct Application {
     listener: TcpListener,
+    /// `GET /metrics`, apart from the public listener (none when METRICS_LISTEN is empty).
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     worker: MailWorker,
 }
@@ -43,6 +46,7 @@ impl Application {
     ) -> anyhow::Result<Application> {
         crate::http::ops_metrics();
         let keys = ServerKeys::load_or_create(&db).await?;
+        let sealing = load_sealing_keys(config.secret_key.as_ref(), &db)?;
         let hasher = PasswordHasher::default();
         let warm = hasher.clone();
         tokio::task::spawn_blocking(move || warm.warm_up()).await?;
@@ -52,6 +56,7 @@ impl Application {
             clock,
             hasher,
             keys,
+            sealing,
             mail_queued: Arc::new(Notify::new()),
         };
         let transport = Transport::from_config(&state.config)?;
@@ -59,6 +64,14 @@ impl Application {
         let listener = TcpListener::bind(state.config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (LISTEN)", state.config.listen))?;
+        let metrics_listener = match state.config.metrics_listen.0 {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (METRICS_LISTEN)"))?,
+            ),
+            None => None,
+        };
         if let Some(token) = admins::setup::issue_if_needed(&state).await? {
             let base = state.config.base();
             // The one deliberate exception to "no token in the log": it is how the
@@ -69,6 +82,7 @@ impl Application {
         }
         Ok(Application {
             listener,
+            metrics_listener,
             state,
             worker,
         })
@@ -76,6 +90,12 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The port `GET /metrics` is served on, if METRICS_LISTEN is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let listener = self.metrics_listener.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -89,20 +109,37 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application {
             listener,
+            metrics_listener,
             state,
             worker,
         } = self;
+        // Requests stop first; the mail worker and janitor once they drained.
+        let (serving_tx, serving_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = serving_tx.send(true);
+        });
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(worker.run(stop_rx.clone()));
         let janitor = tokio::spawn(janitor(state.clone(), stop_rx));
+        let limits = ConnectionLimits::of(&state.config);
+        let metrics = metrics_listener.map(|listener| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "serving metrics");
+            }
+            tokio::spawn(http::serve(
+                listener,
+                http::metrics_router(),
+                limits,
+                serving_rx.clone(),
+            ))
+        });
         tracing::info!(address = %listener.local_addr()?, database = state.db.backend_name(), "serving");
-        let app = crate::http::router(state.clone());
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        let app = http::router(state.clone());
+        http::serve(listener, app, limits, serving_rx).await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         let _ = stop_tx.send(true);
         let _ = worker.await;
         let _ = janitor.await;
@@ -117,10 +154,13 @@ async fn janitor(state: AppState, mut stop: watch::Receiver<bool>) {
     let sessions = SessionStore::new(state.db.clone());
     loop {
         let now = state.now();
-        if let Err(e) = state.db.purge_recovery(now - 2 * 3600, now).await {
+        // Requests and guesses are kept until no limit window can count them.
+        let requests_before = now - recovery::limits::WINDOW_SECONDS;
+        if let Err(e) = state.db.purge_recovery(requests_before, now).await {
             tracing::warn!(error = %e, "cannot purge reset requests");
         }
-        if let Err(e) = state.db.purge_reset_token_failures(now - 2 * 3600).await {
+        let guesses_before = now - recovery::guessing::WINDOW_SECONDS;
+        if let Err(e) = state.db.purge_reset_token_failures(guesses_before).await {
             tracing::warn!(error = %e, "cannot purge reset token failures");
         }
         if let Err(e) = state.db.purge_mail(now - 30 * 24 * 3600).await {
@@ -164,12 +204,14 @@ pub async fn tool_state(config: Config) -> anyhow::Result<AppState> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let keys = ServerKeys::load_or_create(&db).await?;
+    let sealing = load_sealing_keys(config.secret_key.as_ref(), &db)?;
     Ok(AppState {
         db,
         config: Arc::new(config),
         clock: Arc::new(Clock::default()),
         hasher: PasswordHasher::default(),
         keys,
+        sealing,
         mail_queued: Arc::new(Notify::new()),
     })
 }

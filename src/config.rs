@@ -2,12 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use url::Url;
 
 use crate::i18n::Locale;
+use crate::secrets::SecretKey;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,6 +74,28 @@ pub struct Config {
     #[arg(long, env = "LISTEN", default_value = "127.0.0.1:3000", global = true)]
     pub listen: SocketAddr,
 
+    /// Where `GET /metrics` is served, apart from the public listener; empty: nowhere.
+    #[arg(
+        long,
+        env = "METRICS_LISTEN",
+        default_value = "127.0.0.1:9464",
+        global = true
+    )]
+    pub metrics_listen: MetricsListen,
+
+    /// Seconds a client has to send a request's headers (also the longest wait
+    /// for the next request on a kept-alive connection).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10", value_parser = seconds, global = true, hide = true)]
+    pub header_read_timeout: Duration,
+
+    /// Seconds a connection may pass without a byte moving either way before it is closed.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = "60", value_parser = seconds, global = true, hide = true)]
+    pub idle_timeout: Duration,
+
+    /// Open connections served at once; further ones wait to be accepted.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value = "1024", value_parser = clap::value_parser!(u32).range(1..), global = true, hide = true)]
+    pub max_connections: u32,
+
     /// The only origin used to build links in emails (never the request's Host header).
     #[arg(
         long,
@@ -123,6 +148,35 @@ pub struct Config {
     /// Where .eml files are written when SMTP_URL is unset.
     #[arg(long, env = "MAIL_DIR", default_value = "var/mail", global = true)]
     pub mail_dir: PathBuf,
+
+    /// Seals stored secrets a database dump must not reveal (pending reset links);
+    /// at least 32 characters, the same on every instance. Unset: a key file beside
+    /// a SQLite database; on PostgreSQL those secrets are then stored in clear.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<SecretKey>,
+}
+
+/// `METRICS_LISTEN`: an address, or nothing (an empty value turns metrics off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsListen(pub Option<SocketAddr>);
+
+impl FromStr for MetricsListen {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(MetricsListen(None));
+        }
+        s.parse().map(|addr| MetricsListen(Some(addr)))
+    }
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+        _ => Err("a whole number of seconds, at least 1".to_string()),
+    }
 }
 
 impl Config {
@@ -140,5 +194,36 @@ impl Config {
     pub fn with_database(database_url: &str) -> Config {
         let cli = Cli::parse_from(["shop-accounts", "--database-url", database_url]);
         cli.config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        Cli::parse_from([&["shop-accounts"], args].concat()).config
+    }
+
+    #[test]
+    fn metrics_listen_defaults_to_loopback_and_empty_turns_it_off() {
+        let default = parse(&[]).metrics_listen;
+        assert_eq!(default.0, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(parse(&["--metrics-listen", ""]).metrics_listen.0, None);
+        assert_eq!(
+            parse(&["--metrics-listen", "0.0.0.0:9000"])
+                .metrics_listen
+                .0,
+            Some("0.0.0.0:9000".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn connection_limits_have_safe_defaults() {
+        let config = parse(&[]);
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.idle_timeout, Duration::from_secs(60));
+        assert_eq!(config.max_connections, 1024);
+        assert!(Cli::try_parse_from(["shop-accounts", "--idle-timeout", "0"]).is_err());
     }
 }

@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod settings;
 pub mod state;
 pub mod store;
+pub mod work;
 
 pub use app::Application;
 pub use config::Config;

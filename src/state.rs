@@ -5,7 +5,7 @@ use tokio::sync::Notify;
 use crate::accounts::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::secrets::ServerKeys;
+use crate::secrets::{SealingKeys, ServerKeys};
 use crate::store::Db;
 
 /// What every handler and domain function shares. Cheap to clone.
@@ -16,6 +16,8 @@ pub struct AppState {
     pub clock: Arc<Clock>,
     pub hasher: PasswordHasher,
     pub keys: ServerKeys,
+    /// Keys kept out of the database, for what a dump must not reveal.
+    pub sealing: SealingKeys,
     /// Wakes this instance's mail worker when a message was queued.
     pub mail_queued: Arc<Notify>,
 }

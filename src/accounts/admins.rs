@@ -1,6 +1,8 @@
 //! Administrator accounts and what each role may do.
 
-use crate::accounts::{Email, Password, PasswordProblem, lockout, new_security_stamp};
+use crate::accounts::{
+    Email, NameError, Password, PasswordProblem, PersonName, lockout, new_security_stamp,
+};
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
 use crate::store::{self, AccountTable, AdminRow, StoreError};
@@ -85,8 +87,8 @@ impl Admin {
 pub enum CreateAdminError {
     #[error("{0}")]
     InvalidEmail(&'static str),
-    #[error("the name is empty or too long")]
-    InvalidName,
+    #[error("{0}")]
+    InvalidName(NameError),
     #[error("the password breaks the policy: {0:?}")]
     Policy(Vec<PasswordProblem>),
     #[error("there is already an administrator with this email address")]
@@ -108,7 +110,7 @@ impl From<StoreError> for CreateAdminError {
 struct NewAdmin {
     email: Email,
     email_key: String,
-    name: String,
+    name: PersonName,
     hash: String,
     security_stamp: String,
     created_at: i64,
@@ -119,7 +121,7 @@ impl NewAdmin {
         store::NewAdmin {
             email: self.email.as_str(),
             email_key: &self.email_key,
-            name: &self.name,
+            name: self.name.as_str(),
             role: role.code(),
             password_hash: &self.hash,
             security_stamp: &self.security_stamp,
@@ -136,10 +138,7 @@ async fn check_new_admin(
     confirmation: Option<&str>,
 ) -> Result<NewAdmin, CreateAdminError> {
     let email = Email::parse(email).map_err(|e| CreateAdminError::InvalidEmail(e.message_key()))?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 255 {
-        return Err(CreateAdminError::InvalidName);
-    }
+    let name = PersonName::parse(name).map_err(CreateAdminError::InvalidName)?;
     let options = PasswordOptions::load(&state.db).await?;
     let password = Password::new(password, confirmation, &email, &options.policy())
         .map_err(CreateAdminError::Policy)?;
@@ -147,7 +146,7 @@ async fn check_new_admin(
     Ok(NewAdmin {
         email_key: email.key(),
         email,
-        name: name.to_string(),
+        name,
         hash,
         security_stamp: new_security_stamp(),
         created_at: state.now(),
@@ -176,22 +175,26 @@ pub async fn sign_in(
     password: &str,
 ) -> Result<Admin, super::customers::SignInError> {
     use super::customers::SignInError;
-    let row = match Email::parse(email) {
+    let credentials = match Email::parse(email) {
         Ok(email) if password.chars().count() <= super::MAX_PASSWORD_LENGTH => {
-            state.db.admin_by_email_key(&email.key()).await?
+            state
+                .db
+                .credentials_by_email_key(AccountTable::Admins, &email.key())
+                .await?
         }
         _ => None,
     };
-    let record = row.as_ref().map(|r| lockout::SignInRecord {
-        id: r.id,
-        password_hash: &r.password_hash,
-        failed_sign_ins: r.failed_sign_ins,
-        locked_until: r.locked_until,
-    });
-    if !lockout::check_sign_in(state, AccountTable::Admins, record, password).await? {
+    let check =
+        lockout::check_sign_in(state, AccountTable::Admins, credentials.as_ref(), password).await?;
+    let Some(credentials) = credentials.filter(|_| check.is_correct()) else {
         return Err(SignInError::Failed);
-    }
-    row.and_then(Admin::from_row).ok_or(SignInError::Failed)
+    };
+    state
+        .db
+        .admin_by_id(credentials.id)
+        .await?
+        .and_then(Admin::from_row)
+        .ok_or(SignInError::Failed)
 }
 
 /// The administrator a session points at, if its stamp is still current.

@@ -1,13 +1,13 @@
 //! Customer use-cases shared by the storefront, REST and admin.
 
+use crate::accounts::sign_out::end_every_session;
 use crate::accounts::{Email, EmailError, Password, PasswordProblem, lockout, new_security_stamp};
 use crate::i18n::Locale;
 use crate::mail;
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
-use crate::store::{AccountTable, CustomerRow, NewCustomer, StoreError};
-
-pub const MAX_NAME_LENGTH: usize = 255;
+use crate::store::{AccountTable, AuditEntry, CustomerRow, NewCustomer, StoreError};
+use crate::work::Work;
 
 #[derive(Debug, Default)]
 pub struct Registration<'a> {
@@ -55,17 +55,6 @@ impl From<StoreError> for RegisterError {
     }
 }
 
-fn check_name(name: &str) -> Option<&'static str> {
-    let name = name.trim();
-    if name.is_empty() {
-        Some("error-required-field")
-    } else if name.chars().count() > MAX_NAME_LENGTH || name.chars().any(char::is_control) {
-        Some("error-name-invalid")
-    } else {
-        None
-    }
-}
-
 pub async fn register(
     state: &AppState,
     form: &Registration<'_>,
@@ -74,9 +63,11 @@ pub async fn register(
     let options = PasswordOptions::load(&state.db)
         .await
         .map_err(anyhow::Error::from)?;
+    let firstname = super::PersonName::parse(form.firstname);
+    let lastname = super::PersonName::parse(form.lastname);
     let mut errors = FormErrors {
-        firstname: check_name(form.firstname),
-        lastname: check_name(form.lastname),
+        firstname: firstname.as_ref().err().map(|e| e.message_key()),
+        lastname: lastname.as_ref().err().map(|e| e.message_key()),
         ..FormErrors::default()
     };
     let email = match Email::parse(form.email) {
@@ -100,12 +91,11 @@ pub async fn register(
             }
         }
     });
-    let (Some(email), Some(password)) = (email, password) else {
+    let (Some(email), Some(password), Ok(firstname), Ok(lastname)) =
+        (email, password, firstname, lastname)
+    else {
         return Err(RegisterError::Invalid(errors));
     };
-    if !errors.is_empty() {
-        return Err(RegisterError::Invalid(errors));
-    }
     let hash = state.hasher.hash(&password).await?;
     let now = state.now();
     let id = state
@@ -113,8 +103,8 @@ pub async fn register(
         .insert_customer(&NewCustomer {
             email: email.as_str(),
             email_key: &email.key(),
-            firstname: form.firstname.trim(),
-            lastname: form.lastname.trim(),
+            firstname: firstname.as_str(),
+            lastname: lastname.as_str(),
             password_hash: &hash,
             security_stamp: &new_security_stamp(),
             locale: locale.code(),
@@ -150,28 +140,40 @@ pub async fn sign_in(
     email: &str,
     password: &str,
 ) -> Result<CustomerRow, SignInError> {
-    let customer = match Email::parse(email) {
+    let credentials = match Email::parse(email) {
         Ok(email) if password.chars().count() <= super::MAX_PASSWORD_LENGTH => {
-            state.db.customer_by_email_key(&email.key()).await?
+            state
+                .db
+                .credentials_by_email_key(AccountTable::Customers, &email.key())
+                .await?
         }
         _ => None,
     };
-    let record = customer.as_ref().map(|c| lockout::SignInRecord {
-        id: c.id,
-        password_hash: &c.password_hash,
-        failed_sign_ins: c.failed_sign_ins,
-        locked_until: c.locked_until,
-    });
-    if !lockout::check_sign_in(state, AccountTable::Customers, record, password).await? {
+    let check = lockout::check_sign_in(
+        state,
+        AccountTable::Customers,
+        credentials.as_ref(),
+        password,
+    )
+    .await?;
+    let Some(credentials) = credentials.filter(|_| check.is_correct()) else {
         return Err(SignInError::Failed);
-    }
-    customer.ok_or(SignInError::Failed)
+    };
+    state
+        .db
+        .customer_by_id(credentials.id)
+        .await?
+        .ok_or(SignInError::Failed)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangePasswordError {
     #[error("the current password is wrong")]
     WrongCurrentPassword,
+    /// Wrong current passwords locked the account (or it was locked already):
+    /// the session or token that asked must end.
+    #[error("the account is locked")]
+    LockedOut,
     #[error("the new password breaks the policy")]
     Policy(Vec<PasswordProblem>),
     #[error(transparent)]
@@ -184,9 +186,10 @@ impl From<StoreError> for ChangePasswordError {
     }
 }
 
-/// Changes a signed-in customer's password. The stamp rotates, so every other
-/// session and API token ends; the caller re-binds its own session to the
-/// returned stamp. Outstanding reset links die; a notice mail is queued.
+/// Changes a signed-in customer's password. The current password is checked
+/// like a sign-in (it counts toward the lockout). Every session and API token
+/// ends and outstanding reset links die; the caller re-binds its own session to
+/// the returned stamp. A notice mail is queued.
 pub async fn change_password(
     state: &AppState,
     customer: &CustomerRow,
@@ -194,11 +197,17 @@ pub async fn change_password(
     new: &str,
     confirmation: Option<&str>,
 ) -> Result<String, ChangePasswordError> {
-    if !state
-        .hasher
-        .verify(Some(&customer.password_hash), current)
-        .await
-    {
+    if current.is_empty() {
+        // A form sent without it: no password is empty, so nothing to count.
+        return Err(ChangePasswordError::WrongCurrentPassword);
+    }
+    let check =
+        lockout::check_current_password(state, AccountTable::Customers, customer.id, current)
+            .await?;
+    if check.left_locked() {
+        return Err(ChangePasswordError::LockedOut);
+    }
+    if !check.is_correct() {
         return Err(ChangePasswordError::WrongCurrentPassword);
     }
     let options = PasswordOptions::load(&state.db).await?;
@@ -207,14 +216,27 @@ pub async fn change_password(
     let password = Password::new(new, confirmation, &email, &options.policy())
         .map_err(ChangePasswordError::Policy)?;
     let hash = state.hasher.hash(&password).await?;
-    let stamp = new_security_stamp();
     let notice = mail::password_changed(state, customer)?;
-    state
-        .db
-        .set_customer_password(customer.id, &hash, &stamp, state.now(), false, &notice)
+    let mut work = Work::begin(state).await?;
+    work.tx().set_password_hash(customer.id, &hash).await?;
+    let ended = end_every_session(&mut work, customer.id, state.now()).await?;
+    work.queue_mail(&notice).await?;
+    work.commit().await?;
+    Ok(ended.stamp)
+}
+
+/// Clears the lockout, with the administrator's audit entry.
+pub async fn unlock(
+    state: &AppState,
+    customer: &CustomerRow,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
+    let mut work = Work::begin(state).await?;
+    work.tx()
+        .clear_lockout(AccountTable::Customers, customer.id)
         .await?;
-    state.mail_queued.notify_one();
-    Ok(stamp)
+    work.tx().insert_audit(audit).await?;
+    work.commit().await
 }
 
 /// The customer a session or token points at, if its stamp is still current.

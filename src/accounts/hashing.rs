@@ -65,12 +65,13 @@ impl PasswordHasher {
     }
 
     /// Checks `password` against `hash`; with no hash (unknown account) it checks a
-    /// dummy one and answers false, taking the same time.
+    /// dummy one and answers false, taking the same time. A password with control
+    /// characters never matches (the policy lets none be set), after the same work.
     pub async fn verify(&self, hash: Option<&str>, password: &str) -> bool {
         let Ok(_permit) = self.permits.acquire().await else {
             return false;
         };
-        let known = hash.is_some();
+        let acceptable = hash.is_some() && !super::password::has_control_characters(password);
         let hash = hash
             .map(str::to_string)
             .unwrap_or_else(|| DUMMY_HASH.clone());
@@ -78,7 +79,7 @@ impl PasswordHasher {
         let ok = tokio::task::spawn_blocking(move || verify_blocking(&hash, &password))
             .await
             .unwrap_or(false);
-        ok && known
+        ok && acceptable
     }
 
     /// Computes the dummy hash now rather than on the first unknown sign-in.

@@ -39,6 +39,7 @@ pub enum PasswordProblem {
     TooShort { min: usize },
     TooLong,
     HasSpaces,
+    ControlCharacters,
     SameAsEmail,
     MissingClasses { required: u8 },
     TooCommon,
@@ -65,6 +66,7 @@ impl PasswordProblem {
                 vec![("max", MAX_PASSWORD_LENGTH.to_string())],
             ),
             PasswordProblem::HasSpaces => ("password-has-spaces", vec![]),
+            PasswordProblem::ControlCharacters => ("password-has-control-characters", vec![]),
             PasswordProblem::SameAsEmail => ("password-same-as-email", vec![]),
             PasswordProblem::MissingClasses { required } => (
                 "password-missing-classes",
@@ -95,6 +97,12 @@ fn character_classes(password: &str) -> u8 {
         .count() as u8
 }
 
+/// Control characters other than whitespace (tabs and line breaks are spaces
+/// to the policy). No one types them, and NUL must never reach the database.
+pub fn has_control_characters(raw: &str) -> bool {
+    raw.chars().any(|c| c.is_control() && !c.is_whitespace())
+}
+
 impl Password {
     /// Checks a new password (and its confirmation, when the form has one) against
     /// the policy. Returns every broken rule, not just the first.
@@ -119,6 +127,9 @@ impl Password {
         }
         if raw.chars().any(char::is_whitespace) {
             problems.push(PasswordProblem::HasSpaces);
+        }
+        if has_control_characters(raw) {
+            problems.push(PasswordProblem::ControlCharacters);
         }
         if raw.eq_ignore_ascii_case(email.as_str()) {
             problems.push(PasswordProblem::SameAsEmail);
@@ -172,6 +183,18 @@ mod tests {
         assert_eq!(
             Password::new("Password", None, &email(), &DEFAULT).unwrap_err(),
             vec![PasswordProblem::TooCommon]
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert_eq!(
+            Password::new("secret\0word", None, &email(), &DEFAULT).unwrap_err(),
+            vec![PasswordProblem::ControlCharacters]
+        );
+        assert_eq!(
+            Password::new("secret\tword", None, &email(), &DEFAULT).unwrap_err(),
+            vec![PasswordProblem::HasSpaces]
         );
     }
 

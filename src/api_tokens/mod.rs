@@ -2,10 +2,12 @@
 //! sign-in, refused once unknown, expired, revoked or older than the stamp.
 
 use crate::accounts::customers::{self, SignInError};
+use crate::accounts::sign_out::end_every_session;
 use crate::secrets::{random_token, token_hash};
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
 use crate::store::{CustomerRow, StoreError};
+use crate::work::Work;
 
 /// Signs in with the same rules and lockout as the storefront, then issues a token.
 pub async fn issue(
@@ -31,7 +33,7 @@ pub async fn issue(
 
 /// The customer behind a bearer token, if it is live.
 pub async fn verify(state: &AppState, token: &str) -> Result<Option<CustomerRow>, StoreError> {
-    if token.len() != 43 {
+    if token.len() != crate::secrets::TOKEN_LENGTH {
         return Ok(None);
     }
     state
@@ -40,23 +42,33 @@ pub async fn verify(state: &AppState, token: &str) -> Result<Option<CustomerRow>
         .await
 }
 
-/// Force Sign In: revokes every API token of the customer and ends every
-/// storefront session (the security stamp rotates). Idempotent: a second call
+/// Force Sign In: ends every session — every API token is revoked, every
+/// storefront session ends (the security stamp rotates), reset links die. Idempotent: a second call
 /// succeeds and revokes nothing more. Returns how many tokens were revoked.
 pub async fn force_sign_in(
     state: &AppState,
     customer: &CustomerRow,
     audit: &crate::store::AuditEntry,
 ) -> Result<u64, StoreError> {
-    let stamp = crate::accounts::new_security_stamp();
-    let revoked = state
-        .db
-        .force_customer_sign_out(customer.id, &stamp, state.now(), audit)
-        .await?;
+    let mut work = Work::begin(state).await?;
+    let revoked = end_every_session(&mut work, customer.id, state.now())
+        .await?
+        .revoked_tokens;
+    work.tx().insert_audit(audit).await?;
+    work.commit().await?;
     tracing::info!(
         customer_id = customer.id,
         revoked,
         "customer forced to sign in again"
     );
     Ok(revoked)
+}
+
+/// Revokes one API token (the one a request came with). Unknown tokens are
+/// ignored.
+pub async fn revoke(state: &AppState, token: &str) -> Result<(), StoreError> {
+    state
+        .db
+        .revoke_api_token(&token_hash(token), state.now())
+        .await
 }

@@ -9,6 +9,7 @@ use axum::http::header::ACCEPT_LANGUAGE;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
+use tower_sessions::session::Error as SessionError;
 
 use super::cookies;
 use super::csrf::CsrfSeed;
@@ -20,6 +21,7 @@ use crate::i18n::Locale;
 use crate::state::AppState;
 use crate::store::CustomerRow;
 
+/// The base name of the language cookie (see `cookies::name`).
 pub const LANG_COOKIE: &str = "lang";
 const FLASH: &str = "flash";
 const CUSTOMER_ID: &str = "customer_id";
@@ -27,10 +29,83 @@ const CUSTOMER_STAMP: &str = "customer_stamp";
 const ADMIN_ID: &str = "admin_id";
 const ADMIN_STAMP: &str = "admin_stamp";
 
+/// A storefront sign-in ends after this long without a request (the session
+/// layer's expiry)…
+pub const STOREFRONT_IDLE: time::Duration = time::Duration::hours(8);
+/// …and this long after signing in, however active the session stays.
+pub const STOREFRONT_MAX_AGE: time::Duration = time::Duration::days(7);
+/// The admin's, shorter: its sessions can do more.
+pub const ADMIN_IDLE: time::Duration = time::Duration::hours(2);
+pub const ADMIN_MAX_AGE: time::Duration = time::Duration::hours(12);
+
+/// Where a session keeps one area's sign-in, and how long that sign-in lasts.
+struct SignInSlot {
+    id: &'static str,
+    stamp: &'static str,
+    /// When the sign-in happened (unix seconds, from the app clock).
+    at: &'static str,
+    max_age: time::Duration,
+}
+
+const CUSTOMER: SignInSlot = SignInSlot {
+    id: CUSTOMER_ID,
+    stamp: CUSTOMER_STAMP,
+    at: "customer_signed_in_at",
+    max_age: STOREFRONT_MAX_AGE,
+};
+const ADMIN: SignInSlot = SignInSlot {
+    id: ADMIN_ID,
+    stamp: ADMIN_STAMP,
+    at: "admin_signed_in_at",
+    max_age: ADMIN_MAX_AGE,
+};
+
+/// What a session says about one area's sign-in.
+enum SessionSignIn {
+    Nobody,
+    /// Signed in longer ago than the absolute lifetime (or before sessions
+    /// recorded when): to be treated as signed out.
+    Expired,
+    Current {
+        id: i64,
+        stamp: String,
+    },
+}
+
+impl SignInSlot {
+    async fn read(&self, session: &Session, now: i64) -> Result<SessionSignIn, SessionError> {
+        let Some(id) = session.get::<i64>(self.id).await? else {
+            return Ok(SessionSignIn::Nobody);
+        };
+        let at: Option<i64> = session.get(self.at).await?;
+        if at.is_none_or(|at| now - at >= self.max_age.whole_seconds()) {
+            return Ok(SessionSignIn::Expired);
+        }
+        let stamp = session.get(self.stamp).await?.unwrap_or_default();
+        Ok(SessionSignIn::Current { id, stamp })
+    }
+
+    /// Signs `id` in under a fresh session id, so a session id known before
+    /// (planted by someone else) never carries the sign-in.
+    async fn write(
+        &self,
+        session: &Session,
+        id: i64,
+        stamp: &str,
+        now: i64,
+    ) -> Result<(), SessionError> {
+        session.cycle_id().await?;
+        session.insert(self.id, id).await?;
+        session.insert(self.stamp, stamp).await?;
+        session.insert(self.at, now).await?;
+        Ok(())
+    }
+}
+
 /// The language: the visitor's own choice (footer switch), then the browser's
 /// Accept-Language, then the shop's DEFAULT_LOCALE.
 pub fn locale_of(headers: &HeaderMap, config: &Config) -> Locale {
-    cookies::get(headers, LANG_COOKIE)
+    cookies::get(headers, LANG_COOKIE, config.secure_cookies())
         .and_then(|c| c.parse().ok())
         .or_else(|| {
             headers
@@ -42,30 +117,51 @@ pub fn locale_of(headers: &HeaderMap, config: &Config) -> Locale {
 }
 
 /// The client's address: the peer, or — when the peer is a trusted proxy — the
-/// rightmost X-Forwarded-For address that is not itself a trusted proxy.
+/// first X-Forwarded-For entry, walking from the right, that is not itself a
+/// trusted proxy. An entry that does not parse ends the walk at the last trusted
+/// hop: skipping it would let a value the client wrote further left win.
 pub fn client_ip(parts: &Parts, config: &Config) -> IpAddr {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip().to_canonical())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let trusted = |ip: &IpAddr| config.trusted_proxies.iter().any(|net| net.contains(ip));
-    if !trusted(&peer) {
-        return peer;
-    }
-    let forwarded: Vec<IpAddr> = parts
+    let forwarded: Vec<Option<&str>> = parts
         .headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .flat_map(|value| match value.to_str() {
+            Ok(list) => list.split(',').map(Some).collect(),
+            Err(_) => vec![None], // not text: unparseable
+        })
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted(ip))
-        .unwrap_or(peer)
+    let mut hop = peer;
+    for entry in forwarded.into_iter().rev() {
+        if !trusted(&hop) {
+            break;
+        }
+        match entry.and_then(forwarded_ip) {
+            Some(ip) => hop = ip,
+            None => break,
+        }
+    }
+    hop
+}
+
+/// One X-Forwarded-For entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`,
+/// `[2001:db8::1]` or `[2001:db8::1]:443`; anything else (`unknown`) is `None`.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    let ip = entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            let inner = entry.strip_prefix('[')?.strip_suffix(']')?;
+            inner.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+        })?;
+    Some(ip.to_canonical())
 }
 
 /// The client IP as an extractor, for the REST API.
@@ -124,31 +220,15 @@ pub async fn signed_in(
     session: &Session,
     admin_area: bool,
 ) -> (Option<CustomerRow>, Option<Admin>) {
-    let stamp_of = |key| async move {
-        session
-            .get::<String>(key)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+    let slot = if admin_area { &ADMIN } else { &CUSTOMER };
+    let Ok(SessionSignIn::Current { id, stamp }) = slot.read(session, state.now()).await else {
+        return (None, None);
     };
     if admin_area {
-        let Ok(Some(id)) = session.get::<i64>(ADMIN_ID).await else {
-            return (None, None);
-        };
-        let admin = admins::current(state, id, &stamp_of(ADMIN_STAMP).await)
-            .await
-            .ok()
-            .flatten();
+        let admin = admins::current(state, id, &stamp).await.ok().flatten();
         (None, admin)
     } else {
-        let Ok(Some(id)) = session.get::<i64>(CUSTOMER_ID).await else {
-            return (None, None);
-        };
-        let customer = customers::current(state, id, &stamp_of(CUSTOMER_STAMP).await)
-            .await
-            .ok()
-            .flatten();
+        let customer = customers::current(state, id, &stamp).await.ok().flatten();
         (customer, None)
     }
 }
@@ -269,14 +349,17 @@ impl Visitor {
         Ok(value)
     }
 
-    /// The signed-in customer, if the session's stamp is still the customer's;
-    /// otherwise (reset, password change, Force Sign In) the session is ended.
+    /// The signed-in customer, if the session's stamp is still the customer's
+    /// and the sign-in is within its absolute lifetime; otherwise (reset,
+    /// password change, Force Sign In, too old) the session is ended.
     pub async fn customer(&self) -> Result<Option<CustomerRow>, AppError> {
-        let Some(id) = self.session.get::<i64>(CUSTOMER_ID).await? else {
-            return Ok(None);
+        let customer = match CUSTOMER.read(&self.session, self.state.now()).await? {
+            SessionSignIn::Nobody => return Ok(None),
+            SessionSignIn::Expired => None,
+            SessionSignIn::Current { id, stamp } => {
+                customers::current(&self.state, id, &stamp).await?
+            }
         };
-        let stamp: String = self.session.get(CUSTOMER_STAMP).await?.unwrap_or_default();
-        let customer = customers::current(&self.state, id, &stamp).await?;
         if customer.is_none() {
             self.session.flush().await?;
         }
@@ -285,17 +368,35 @@ impl Visitor {
 
     /// Signs the customer into this session under a fresh session id.
     pub async fn sign_in_customer(&self, customer: &CustomerRow) -> Result<(), AppError> {
-        self.session.cycle_id().await?;
-        self.session.insert(CUSTOMER_ID, customer.id).await?;
-        self.session
-            .insert(CUSTOMER_STAMP, &customer.security_stamp)
+        CUSTOMER
+            .write(
+                &self.session,
+                customer.id,
+                &customer.security_stamp,
+                self.state.now(),
+            )
             .await?;
         Ok(())
     }
 
-    /// Keeps this session signed in after its own password change rotated the stamp.
+    /// Keeps this session signed in after its own password change rotated the
+    /// stamp, under a fresh session id (anyone who knew the old one is out).
+    /// The sign-in's age carries over: a password change does not extend it.
     pub async fn rebind_customer_stamp(&self, stamp: &str) -> Result<(), AppError> {
+        self.session.cycle_id().await?;
         self.session.insert(CUSTOMER_STAMP, stamp).await?;
+        Ok(())
+    }
+
+    /// Keeps a value in the session under a fresh session id: for what must
+    /// not be reachable through a session id known before (a reset link).
+    pub async fn insert_under_new_id<T: Serialize>(
+        &self,
+        key: &str,
+        value: T,
+    ) -> Result<(), AppError> {
+        self.session.cycle_id().await?;
+        self.session.insert(key, value).await?;
         Ok(())
     }
 
@@ -305,23 +406,113 @@ impl Visitor {
     }
 
     pub async fn admin(&self) -> Result<Option<Admin>, AppError> {
-        let Some(id) = self.session.get::<i64>(ADMIN_ID).await? else {
-            return Ok(None);
+        let admin = match ADMIN.read(&self.session, self.state.now()).await? {
+            SessionSignIn::Nobody => return Ok(None),
+            SessionSignIn::Expired => None,
+            SessionSignIn::Current { id, stamp } => {
+                admins::current(&self.state, id, &stamp).await?
+            }
         };
-        let stamp: String = self.session.get(ADMIN_STAMP).await?.unwrap_or_default();
-        let admin = admins::current(&self.state, id, &stamp).await?;
         if admin.is_none() {
             self.session.flush().await?;
         }
         Ok(admin)
     }
 
+    /// Signs the administrator into this session under a fresh session id.
     pub async fn sign_in_admin(&self, admin: &Admin) -> Result<(), AppError> {
-        self.session.cycle_id().await?;
-        self.session.insert(ADMIN_ID, admin.id).await?;
-        self.session
-            .insert(ADMIN_STAMP, &admin.security_stamp)
+        ADMIN
+            .write(
+                &self.session,
+                admin.id,
+                &admin.security_stamp,
+                self.state.now(),
+            )
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn ip_of(peer: &str, forwarded: &[&str]) -> IpAddr {
+        let mut config = Config::with_database("sqlite::memory:");
+        config.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()];
+        let mut request = Request::builder();
+        for value in forwarded {
+            request = request.header("x-forwarded-for", *value);
+        }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        let peer: SocketAddr = peer.parse().unwrap();
+        parts.extensions.insert(ConnectInfo(peer));
+        client_ip(&parts, &config)
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        assert_eq!(ip_of("203.0.113.9:4000", &["1.1.1.1"]), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_entry_is_the_client() {
+        let chain = ["6.6.6.6, 198.51.100.7, 10.0.0.2"];
+        assert_eq!(ip_of("10.0.0.1:4000", &chain), ip("198.51.100.7"));
+        // Several headers count as one list, in order.
+        let split = ["6.6.6.6", "198.51.100.7", "10.0.0.2"];
+        assert_eq!(ip_of("10.0.0.1:4000", &split), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn entries_with_ports_parse() {
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, 198.51.100.7:5678"]),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, [2001:db8::1]:443"]),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, [2001:db8::1]"]),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, 2001:db8::2"]),
+            ip("2001:db8::2")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["::ffff:198.51.100.8"]),
+            ip("198.51.100.8")
+        );
+    }
+
+    #[test]
+    fn an_unparseable_entry_stops_at_the_last_trusted_hop() {
+        // The attacker's left-hand value never wins by hiding behind garbage.
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, unknown"]),
+            ip("10.0.0.1")
+        );
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["6.6.6.6, garbage:x, 10.0.0.3"]),
+            ip("10.0.0.3")
+        );
+        assert_eq!(ip_of("10.0.0.1:4000", &["6.6.6.6,"]), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn only_trusted_hops_means_the_leftmost_of_them() {
+        assert_eq!(
+            ip_of("10.0.0.1:4000", &["10.0.0.3, 10.0.0.2"]),
+            ip("10.0.0.3")
+        );
+        assert_eq!(ip_of("10.0.0.1:4000", &[]), ip("10.0.0.1"));
     }
 }

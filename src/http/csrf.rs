@@ -1,11 +1,12 @@
 //! CSRF: every state-changing form carries `form_key`, an HMAC (server key) of a
 //! random seed kept in the visitor's cookie. It needs no database write, works
 //! before sign-in, and stays valid for the cookie's life, so one page's token
-//! serves every form in that browser. An Origin from another site is refused too.
+//! serves every form in that browser. An Origin other than BASE_URL's is refused
+//! too.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_TYPE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::header::{CONTENT_TYPE, ORIGIN, SET_COOKIE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -50,8 +51,11 @@ impl AppState {
 }
 
 fn origin_allowed(request: &Request, state: &AppState) -> bool {
-    let Some(origin) = request.headers().get(ORIGIN).and_then(|o| o.to_str().ok()) else {
+    let Some(origin) = request.headers().get(ORIGIN) else {
         return true; // non-browser clients send none; the token still has to match
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
     };
     if origin == "null" {
         let fetch_site = request
@@ -60,15 +64,9 @@ fn origin_allowed(request: &Request, state: &AppState) -> bool {
             .and_then(|v| v.to_str().ok());
         return null_origin_allowed(fetch_site);
     }
-    let base = state.config.base_url.origin().ascii_serialization();
-    let same_host = request
-        .headers()
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|host| {
-            origin == format!("http://{host}") || origin == format!("https://{host}")
-        });
-    origin == base || same_host
+    // BASE_URL is the one origin of the shop; the Host header is the client's
+    // to choose, so it proves nothing.
+    origin == state.config.base_url.origin().ascii_serialization()
 }
 
 /// Browsers send `Origin: null` when the form's page has `Referrer-Policy:
@@ -110,7 +108,8 @@ fn decodes_as_utf8(body: &[u8]) -> bool {
 }
 
 pub async fn protect(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let existing = cookies::get(request.headers(), COOKIE).filter(|s| s.len() == 43);
+    let existing = cookies::get(request.headers(), COOKIE, state.config.secure_cookies())
+        .filter(|s| s.len() == 43);
     let seed = CsrfSeed(existing.clone().unwrap_or_else(random_token));
     let unsafe_method = !matches!(
         *request.method(),

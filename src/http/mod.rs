@@ -10,7 +10,10 @@ mod error_pages;
 pub mod errors;
 mod ops;
 pub mod page;
+mod server;
 mod storefront;
+
+pub use server::{ConnectionLimits, serve};
 
 use std::time::Duration;
 
@@ -36,14 +39,18 @@ use crate::store::sessions::SessionStore;
 pub const STOREFRONT_COOKIE: &str = "shop_session";
 pub const ADMIN_COOKIE: &str = "admin_session";
 
+/// A session layer: the cookie named by `cookies::name` (`__Host-…` over
+/// https), Path=/ and no Domain, ended after `idle` without a request. The
+/// absolute lifetime of a sign-in is kept in the session itself (context.rs).
 fn sessions(
     store: &SessionStore,
-    name: &'static str,
+    base_name: &str,
     idle: time::Duration,
     secure: bool,
 ) -> SessionManagerLayer<SessionStore> {
     SessionManagerLayer::new(store.clone())
-        .with_name(name)
+        .with_name(cookies::name(base_name, secure))
+        .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
@@ -60,13 +67,16 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-/// The query string for the log: dropped whenever it may carry a secret.
+/// The query string for the log: dropped whole whenever a key may name a
+/// secret. Keys are judged as the application reads them (percent-decoded, `+`
+/// as space), so `?%74oken=…` is caught as well as `?token=…`.
 fn loggable_query(query: Option<&str>) -> &str {
-    match query {
-        Some(q) if q.to_ascii_lowercase().contains("token") => "[redacted]",
-        Some(q) => q,
-        None => "",
-    }
+    let Some(query) = query else {
+        return "";
+    };
+    let secret = url::form_urlencoded::parse(query.as_bytes())
+        .any(|(key, _)| key.to_lowercase().contains("token"));
+    if secret { "[redacted]" } else { query }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -80,17 +90,12 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions(
             &store,
             STOREFRONT_COOKIE,
-            time::Duration::hours(8),
+            context::STOREFRONT_IDLE,
             secure,
         ));
     let admin = admin::router()
         .layer(from_fn_with_state(state.clone(), error_pages::render))
-        .layer(sessions(
-            &store,
-            ADMIN_COOKIE,
-            time::Duration::hours(2),
-            secure,
-        ));
+        .layer(sessions(&store, ADMIN_COOKIE, context::ADMIN_IDLE, secure));
 
     let html = Router::new()
         .merge(storefront)
@@ -166,6 +171,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The metrics listener's router: `GET /metrics` and nothing else.
+pub fn metrics_router() -> Router {
+    ops::metrics_router()
+}
+
 /// Installs the metrics recorder (idempotent).
 pub fn ops_metrics() {
     ops::metrics_handle();
@@ -180,5 +190,20 @@ mod tests {
             super::loggable_query(Some("q=jane&page=2")),
             "q=jane&page=2"
         );
+        assert_eq!(super::loggable_query(None), "");
+    }
+
+    #[test]
+    fn encoded_token_keys_are_redacted_too() {
+        for query in [
+            "%74oken=abc",
+            "%54OKEN=abc",
+            "q=1&reset%5Ftoken=abc",
+            "api+Token=abc",
+            "x=1&%74%6F%6B%65%6E=abc",
+            "Token=abc&q=jane",
+        ] {
+            assert_eq!(super::loggable_query(Some(query)), "[redacted]", "{query}");
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Operations: health, readiness, metrics, static files, the language switch.
+//! Operations: health, readiness, metrics (on their own listener), static files,
+//! the language switch.
 
 use std::sync::OnceLock;
 
@@ -34,8 +35,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(|| async { metrics_handle().render() }))
         .route("/static/{file}", get(static_file))
+}
+
+/// Served on METRICS_LISTEN only: counters a visitor can move must not be public.
+pub fn metrics_router() -> Router {
+    Router::new().route("/metrics", get(|| async { metrics_handle().render() }))
 }
 
 pub fn language_router() -> Router<AppState> {
@@ -92,6 +97,32 @@ struct Back {
     back: Option<String>,
 }
 
+/// `back` as a path on this site, or `None`: only an absolute path is taken,
+/// without control characters, whitespace or backslashes (browsers read `/\t/x`
+/// and `/\\x` as `//x`, another host), and it must parse to a path on the same
+/// origin. The answer is the parsed path and query, not the raw input.
+fn local_path(back: &str) -> Option<String> {
+    let plain = back
+        .chars()
+        .all(|c| !c.is_control() && !c.is_whitespace() && c != '\\');
+    if !plain || !back.starts_with('/') || back.starts_with("//") {
+        return None;
+    }
+    let origin = url::Url::parse("http://origin.invalid/").ok()?;
+    let url = origin.join(back).ok()?;
+    if url.origin() != origin.origin() {
+        return None;
+    }
+    // Dot segments can fold into a leading `//` (`/.//evil`): check the result too.
+    if url.path().starts_with("//") {
+        return None;
+    }
+    Some(match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    })
+}
+
 /// Remembers the visitor's language and returns to the page they were on.
 async fn switch_language(
     State(state): State<AppState>,
@@ -101,10 +132,10 @@ async fn switch_language(
     let Ok(locale) = code.parse::<Locale>() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    // Only a local path, never another site.
     let target = back
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .as_deref()
+        .and_then(local_path)
         .unwrap_or_else(|| "/".to_string());
     let cookie = cookies::set(
         LANG_COOKIE,
@@ -121,4 +152,52 @@ async fn switch_language(
         response.headers_mut().insert(SET_COOKIE, cookie);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn local_paths_are_kept() {
+        assert_eq!(local_path("/").as_deref(), Some("/"));
+        assert_eq!(
+            local_path("/customer/account/login").as_deref(),
+            Some("/customer/account/login")
+        );
+        assert_eq!(
+            local_path("/admin/customers?page=2").as_deref(),
+            Some("/admin/customers?page=2")
+        );
+        assert_eq!(local_path("/a/./b/../c").as_deref(), Some("/a/c"));
+    }
+
+    #[test]
+    fn other_sites_and_odd_paths_are_refused() {
+        for back in [
+            "",
+            "//evil.example",
+            "///evil.example",
+            "/\t/evil.example",
+            "/\tevil",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/ /evil",
+            "/\n/evil",
+            "/\r\n/evil",
+            "/\u{0}/evil",
+            "/\u{a0}/evil",
+            "/\u{2028}/evil",
+            "https://evil.example",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "./x",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/a/../..//evil.example",
+        ] {
+            assert_eq!(local_path(back), None, "{back:?}");
+        }
+    }
 }

@@ -103,10 +103,21 @@ impl PageView {
         self.locale.t_with(key, &[("date", &format_date(*unix))])
     }
 
+    /// Navigation: each admin link shows under the permission its page checks.
     pub fn admin_can_configure(&self) -> bool {
-        self.admin
-            .as_ref()
-            .is_some_and(|a| a.can(Permission::EditPasswordOptions))
+        self.admin_can(Permission::EditPasswordOptions)
+    }
+
+    pub fn admin_can_view_audit(&self) -> bool {
+        self.admin_can(Permission::ViewAudit)
+    }
+
+    pub fn admin_can_view_mail(&self) -> bool {
+        self.admin_can(Permission::ViewMailQueue)
+    }
+
+    fn admin_can(&self, permission: Permission) -> bool {
+        self.admin.as_ref().is_some_and(|a| a.can(permission))
     }
 }
 

@@ -26,22 +26,31 @@ struct TextMail<'a> {
     body: &'a Body,
 }
 
+/// Renders both bodies and seals them (when this instance has a sealing key),
+/// so the outbox never holds a link in clear; the mail worker opens them.
 fn render(
+    state: &AppState,
     recipient: &str,
     kind: &'static str,
     locale: Locale,
     body: Body,
 ) -> anyhow::Result<NewMail> {
+    let text = TextMail { body: &body }.render()?;
+    let html = HtmlMail {
+        lang: locale.code(),
+        body: &body,
+    }
+    .render()?;
+    let seal = |clear: String| match state.sealing.mail() {
+        Some(key) => key.seal_text(&clear),
+        None => clear,
+    };
     Ok(NewMail {
         recipient: recipient.to_string(),
         kind,
         subject: body.title.clone(),
-        body_text: TextMail { body: &body }.render()?,
-        body_html: HtmlMail {
-            lang: locale.code(),
-            body: &body,
-        }
-        .render()?,
+        body_text: seal(text),
+        body_html: seal(html),
     })
 }
 
@@ -86,7 +95,7 @@ pub fn reset_link(
         action: Some((l.t("email-reset-button"), link)),
         footer: l.t_with("email-footer", &[("support", &state.config.support_email)]),
     };
-    render(&customer.email, "reset_link", l, body)
+    render(state, &customer.email, "reset_link", l, body)
 }
 
 /// The "your password was changed" notice. It holds no password and no link.
@@ -105,5 +114,5 @@ pub fn password_changed(state: &AppState, customer: &CustomerRow) -> anyhow::Res
         action: None,
         footer: l.t_with("email-footer", &[("support", &state.config.support_email)]),
     };
-    render(&customer.email, "password_changed", l, body)
+    render(state, &customer.email, "password_changed", l, body)
 }

@@ -8,6 +8,7 @@ use lettre::message::Mailbox;
 use tokio::sync::watch;
 
 use super::Transport;
+use crate::secrets::{SealingKeys, sealing};
 use crate::state::AppState;
 use crate::store::ClaimedMail;
 
@@ -71,7 +72,15 @@ impl MailWorker {
         tracing::info!("mail worker stopped");
     }
 
-    async fn deliver(&self, mail: ClaimedMail) {
+    async fn deliver(&self, mut mail: ClaimedMail) {
+        if let Err(reason) = open_bodies(&self.state.sealing, &mut mail) {
+            metrics::counter!("shop_mail_failed_total", "kind" => mail.kind.clone()).increment(1);
+            tracing::error!(mail_id = mail.id, kind = %mail.kind, error = %reason, "mail not sent; marked failed");
+            if let Err(e) = self.state.db.mark_mail_failed(mail.id, &reason).await {
+                tracing::error!(mail_id = mail.id, error = %e, "cannot record the delivery outcome");
+            }
+            return;
+        }
         let result = self.transport.send(&self.from, &mail).await;
         let now = self.state.now();
         let db = &self.state.db;
@@ -102,9 +111,73 @@ impl MailWorker {
     }
 }
 
+/// Opens the sealed bodies in place, for the transport. A body this instance
+/// cannot open (SECRET_KEY or the key file changed, or altered) is never sent
+/// garbled: the reason comes back instead.
+fn open_bodies(keys: &SealingKeys, mail: &mut ClaimedMail) -> Result<(), String> {
+    for body in [&mut mail.body_text, &mut mail.body_html] {
+        if let Some(stored) = body.as_deref()
+            && sealing::is_sealed(stored)
+        {
+            let Some(key) = keys.mail() else {
+                return Err("the body is sealed, but this instance has no SECRET_KEY".into());
+            };
+            let clear = key.open_text(stored).map_err(|e| {
+                format!("the body cannot be opened ({e}): SECRET_KEY or the key file changed since it was queued")
+            })?;
+            *body = Some(clear);
+        }
+        // Otherwise it was stored in clear (PostgreSQL without SECRET_KEY) and goes as it is.
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::backoff_seconds;
+    use super::*;
+    use crate::secrets::SecretKey;
+
+    fn mail(text: &str, html: &str) -> ClaimedMail {
+        ClaimedMail {
+            id: 1,
+            recipient: "jane@example.com".into(),
+            kind: "reset_link".into(),
+            subject: "Reset your password".into(),
+            body_text: Some(text.into()),
+            body_html: Some(html.into()),
+            attempts: 1,
+            permanent_failures: 0,
+        }
+    }
+
+    fn keys(secret: &str) -> SealingKeys {
+        SealingKeys::from_secret(&secret.parse::<SecretKey>().unwrap())
+    }
+
+    #[test]
+    fn sealed_bodies_are_opened_and_clear_ones_kept() {
+        let keys = keys("0123456789abcdef0123456789abcdef");
+        let key = keys.mail().unwrap();
+        let mut sealed = mail(&key.seal_text("Hello Jane"), &key.seal_text("<p>Hello</p>"));
+        open_bodies(&keys, &mut sealed).unwrap();
+        assert_eq!(sealed.body_text.as_deref(), Some("Hello Jane"));
+        assert_eq!(sealed.body_html.as_deref(), Some("<p>Hello</p>"));
+        let mut clear = mail("Hello Jane", "<p>Hello</p>");
+        open_bodies(&SealingKeys::none(), &mut clear).unwrap();
+        assert_eq!(clear.body_text.as_deref(), Some("Hello Jane"));
+    }
+
+    #[test]
+    fn a_body_sealed_under_another_key_is_refused_with_a_reason() {
+        let old = keys("0123456789abcdef0123456789abcdef");
+        let key = old.mail().unwrap();
+        let mut sealed = mail(&key.seal_text("Hello Jane"), &key.seal_text("<p>Hello</p>"));
+        let new = keys("fedcba9876543210fedcba9876543210");
+        let reason = open_bodies(&new, &mut sealed).unwrap_err();
+        assert!(reason.contains("changed"), "{reason}");
+        let reason = open_bodies(&SealingKeys::none(), &mut sealed).unwrap_err();
+        assert!(reason.contains("no SECRET_KEY"), "{reason}");
+    }
 
     #[test]
     fn backoff_doubles_up_to_a_minute() {

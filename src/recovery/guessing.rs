@@ -12,6 +12,8 @@ use crate::store::StoreError;
 /// Wrong tokens one client IP may present in an hour. Generous: a shopper
 /// clicking an old link a few times never meets it.
 pub const MAX_FAILURES_PER_HOUR: i64 = 20;
+/// The window those failures are counted in.
+pub const WINDOW_SECONDS: i64 = 3600;
 
 /// The hash of a presented token, or `None` when it is malformed (counted as a
 /// failure) or the client is over the limit.
@@ -20,10 +22,10 @@ pub async fn presented_hash(
     token: &str,
     client_ip: IpAddr,
 ) -> Result<Option<String>, StoreError> {
-    let ip = client_ip.to_string();
+    let ip = super::limits::limit_key(client_ip);
     let failures = state
         .db
-        .reset_token_failures_since(&ip, state.now() - 3600)
+        .reset_token_failures_since(&ip, state.now() - WINDOW_SECONDS)
         .await?;
     if failures >= MAX_FAILURES_PER_HOUR {
         metrics::counter!("shop_reset_token_guessing_refused_total").increment(1);
@@ -41,6 +43,6 @@ pub async fn presented_hash(
 pub async fn record_failure(state: &AppState, client_ip: IpAddr) -> Result<(), StoreError> {
     state
         .db
-        .record_reset_token_failure(&client_ip.to_string(), state.now())
+        .record_reset_token_failure(&super::limits::limit_key(client_ip), state.now())
         .await
 }

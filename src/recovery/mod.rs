@@ -1,8 +1,8 @@
 //! Password recovery: one "send a reset link" for storefront, REST and admin, the
 //! request limits, and setting the new password from a link.
 
-mod guessing;
-mod limits;
+pub mod guessing;
+pub mod limits;
 mod token;
 
 pub use limits::allows;
@@ -10,12 +10,14 @@ pub use token::ResetToken;
 
 use std::net::IpAddr;
 
-use crate::accounts::{Email, EmailError, Password, PasswordProblem, new_security_stamp};
+use crate::accounts::sign_out::end_every_session;
+use crate::accounts::{Email, EmailError, Password, PasswordProblem};
 use crate::mail;
-use crate::secrets::random_token;
+use crate::secrets::{random_token, token_hash};
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
-use crate::store::{AuditEntry, CustomerRow, IssueToken, RequestKeys, StoreError};
+use crate::store::{AccountTable, AuditEntry, CustomerRow, RequestKeys, StoreError};
+use crate::work::Work;
 
 /// Who asked for the link.
 pub enum Requester<'a> {
@@ -54,7 +56,12 @@ pub async fn request_reset(
     send_link(state, &email, customer.as_ref(), &options, requester).await
 }
 
-/// The admin's Reset Password for a known customer.
+/// The audit action of an administrator's Reset Password that the request
+/// limit refused: no link was sent, but the attempt is on record.
+pub const AUDIT_RESET_REFUSED: &str = "reset_password_refused";
+
+/// The admin's Reset Password for a known customer. A refusal by the limit is
+/// audited too (as `AUDIT_RESET_REFUSED`).
 pub async fn admin_reset(
     state: &AppState,
     customer: &CustomerRow,
@@ -62,14 +69,23 @@ pub async fn admin_reset(
 ) -> Result<(), RequestError> {
     let email = Email::parse(&customer.email).map_err(RequestError::InvalidEmail)?;
     let options = PasswordOptions::load(&state.db).await?;
-    send_link(
+    let result = send_link(
         state,
         &email,
         Some(customer),
         &options,
         Requester::Admin { audit },
     )
-    .await
+    .await;
+    if let Err(RequestError::Limited) = &result {
+        let refused = AuditEntry {
+            action: AUDIT_RESET_REFUSED,
+            detail: "limit".to_string(),
+            ..audit.clone()
+        };
+        state.db.insert_audit(&refused).await?;
+    }
+    result
 }
 
 async fn send_link(
@@ -81,9 +97,10 @@ async fn send_link(
 ) -> Result<(), RequestError> {
     let protection = options.protection_type;
     let (client_ip, audit) = match requester {
-        Requester::Visitor { client_ip } => {
-            (protection.counts_ip().then(|| client_ip.to_string()), None)
-        }
+        Requester::Visitor { client_ip } => (
+            protection.counts_ip().then(|| limits::limit_key(client_ip)),
+            None,
+        ),
         Requester::Admin { audit } => (None, Some(audit)),
     };
     let keys = RequestKeys {
@@ -92,36 +109,33 @@ async fn send_link(
     };
     let now = state.now();
     let token = random_token();
-    let token_hash = crate::secrets::token_hash(&token);
     let mail = customer
         .map(|c| mail::reset_link(state, c, &token, options.link_lifetime_hours))
         .transpose()?;
-    let issue = customer.zip(mail.as_ref()).map(|(c, mail)| IssueToken {
-        customer_id: c.id,
-        token_hash: &token_hash,
-        expires_at: now + options.link_lifetime_hours * 3600,
-        mail,
-    });
-    let accepted = state
-        .db
-        .record_reset_request(
-            &keys,
-            now,
-            now - 3600,
-            |stats| allows(stats, now, options),
-            issue,
-            audit,
-        )
+    let mut work = Work::begin(state).await?;
+    work.tx().lock_reset_request_keys(&keys).await?;
+    let own = work.tx().insert_reset_request(&keys, now).await?;
+    let stats = work
+        .tx()
+        .reset_request_stats(&keys, now - limits::WINDOW_SECONDS, own)
         .await?;
-    if !accepted {
+    if !allows(&stats, now, options) {
+        // Dropping the work rolls it back: a refused request leaves no trace.
         metrics::counter!("shop_password_reset_limited_total").increment(1);
         return Err(RequestError::Limited);
     }
-    metrics::counter!("shop_password_reset_requested_total").increment(1);
-    if mail.is_some() {
-        metrics::counter!("shop_mail_queued_total", "kind" => "reset_link").increment(1);
-        state.mail_queued.notify_one();
+    if let Some((customer, mail)) = customer.zip(mail.as_ref()) {
+        let expires_at = now + options.link_lifetime_hours * 3600;
+        work.tx()
+            .replace_reset_link(customer.id, &token_hash(&token), now, expires_at)
+            .await?;
+        work.queue_mail(mail).await?;
     }
+    if let Some(entry) = audit {
+        work.tx().insert_audit(entry).await?;
+    }
+    work.commit().await?;
+    metrics::counter!("shop_password_reset_requested_total").increment(1);
     Ok(())
 }
 
@@ -238,22 +252,21 @@ async fn set_password_from_link(
         .map_err(ResetError::Policy)?;
     let hash = state.hasher.hash(&password).await?;
     let notice = mail::password_changed(state, &customer)?;
-    let done = state
-        .db
-        .complete_reset(
-            token_hash,
-            customer.id,
-            now,
-            &hash,
-            &new_security_stamp(),
-            &notice,
-        )
-        .await?;
-    if !done {
+    let mut work = Work::begin(state).await?;
+    if !work
+        .tx()
+        .use_reset_link(token_hash, customer.id, now)
+        .await?
+    {
         return Err(ResetError::InvalidLink);
     }
+    work.tx().set_password_hash(customer.id, &hash).await?;
+    work.tx()
+        .clear_lockout(AccountTable::Customers, customer.id)
+        .await?;
+    end_every_session(&mut work, customer.id, now).await?;
+    work.queue_mail(&notice).await?;
+    work.commit().await?;
     tracing::info!(customer_id = customer.id, "password reset completed");
-    metrics::counter!("shop_mail_queued_total", "kind" => "password_changed").increment(1);
-    state.mail_queued.notify_one();
     Ok(())
 }

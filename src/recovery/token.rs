@@ -5,7 +5,7 @@ pub struct ResetToken(String);
 
 impl ResetToken {
     pub fn parse(raw: &str) -> Option<ResetToken> {
-        let valid = raw.len() == 43
+        let valid = raw.len() == crate::secrets::TOKEN_LENGTH
             && raw
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');

@@ -1,4 +1,4 @@
-use super::{CustomerRow, Db, StoreResult, on_pool};
+use super::{CustomerRow, Db, StoreResult, Tx, on_pool, on_tx};
 
 /// The SQL condition for a token that still works: not revoked, not expired at
 /// `now` (a placeholder), and issued under its customer's current security
@@ -44,7 +44,7 @@ impl Db {
         now: i64,
     ) -> StoreResult<Option<CustomerRow>> {
         let sql = format!(
-            "SELECT c.id, c.email, c.firstname, c.lastname, c.password_hash, c.security_stamp, c.locale, \
+            "SELECT c.id, c.email, c.firstname, c.lastname, c.security_stamp, c.locale, \
              c.created_at, c.last_sign_in_at, c.failed_sign_ins, c.locked_until, c.api_token_count \
              FROM api_tokens t JOIN customers c ON c.id = t.customer_id \
              WHERE t.token_hash = $1 AND {}",
@@ -55,6 +55,30 @@ impl Db {
             .bind(now)
             .fetch_optional(pool)
             .await)?)
+    }
+
+    /// Revokes one token; the customer's token count follows.
+    pub async fn revoke_api_token(&self, token_hash: &str, now: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let sql = "UPDATE api_tokens SET revoked_at = $2 \
+                   WHERE token_hash = $1 AND revoked_at IS NULL RETURNING customer_id";
+        let customer_id: Option<i64> = on_tx!(&mut tx, |conn| sqlx::query_scalar(sql)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(conn)
+            .await)
+        .map_err(|e| super::context(e, "revoke an API token"))?;
+        if let Some(id) = customer_id {
+            let sql = "UPDATE customers SET api_token_count = \
+                       CASE WHEN api_token_count > 0 THEN api_token_count - 1 ELSE 0 END WHERE id = $1";
+            on_tx!(&mut tx, |conn| sqlx::query(sql)
+                .bind(id)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))
+            .map_err(|e| super::context(e, "count a revoked API token"))?;
+        }
+        tx.commit().await
     }
 
     /// How many of the customer's tokens are live (what the customer view shows).
@@ -69,5 +93,28 @@ impl Db {
             .bind(now)
             .fetch_one(pool)
             .await)?)
+    }
+}
+
+impl Tx {
+    /// Revokes every live API token of the customer; returns how many.
+    pub async fn revoke_api_tokens(&mut self, customer_id: i64, now: i64) -> StoreResult<u64> {
+        let sql =
+            "UPDATE api_tokens SET revoked_at = $2 WHERE customer_id = $1 AND revoked_at IS NULL";
+        let revoked = on_tx!(self, |conn| sqlx::query(sql)
+            .bind(customer_id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "revoke API tokens"))?;
+        let sql = "UPDATE customers SET api_token_count = 0 WHERE id = $1";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(customer_id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "reset the API token count"))?;
+        Ok(revoked)
     }
 }

@@ -23,6 +23,12 @@ pub struct AuditRow {
     pub detail: String,
 }
 
+impl Tx {
+    pub async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()> {
+        insert(self, entry).await
+    }
+}
+
 pub(super) async fn insert(tx: &mut Tx, e: &AuditEntry) -> StoreResult<()> {
     let sql = "INSERT INTO audit_log (created_at, admin_id, admin_email, action, customer_id, client_ip, detail) \
                VALUES ($1, $2, $3, $4, $5, $6, $7)";

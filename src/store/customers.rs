@@ -1,12 +1,13 @@
-use super::{AuditEntry, Db, NewMail, StoreResult, Tx, audit, on_pool, on_tx, outbox};
+use super::{Db, StoreResult, Tx, on_pool, on_tx};
 
+/// A customer as every page and use case sees it. The password hash is not
+/// here: only sign-in reads it (`Db::credentials_by_email_key`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CustomerRow {
     pub id: i64,
     pub email: String,
     pub firstname: String,
     pub lastname: String,
-    pub password_hash: String,
     pub security_stamp: String,
     pub locale: String,
     pub created_at: i64,
@@ -16,7 +17,7 @@ pub struct CustomerRow {
     pub api_token_count: i64,
 }
 
-const COLUMNS: &str = "id, email, firstname, lastname, password_hash, security_stamp, locale, \
+pub(super) const COLUMNS: &str = "id, email, firstname, lastname, security_stamp, locale, \
      created_at, last_sign_in_at, failed_sign_ins, locked_until, api_token_count";
 
 pub struct NewCustomer<'a> {
@@ -89,103 +90,32 @@ impl Db {
             .fetch_optional(pool)
             .await)?)
     }
+}
 
-    /// Sets a new password and rotates the security stamp, which ends every session
-    /// and API token; outstanding reset links die with it. With `unlock` the lockout
-    /// is cleared too (a successful reset). The notice mail is queued in the same
-    /// transaction.
-    pub async fn set_customer_password(
-        &self,
-        id: i64,
-        password_hash: &str,
-        security_stamp: &str,
-        now: i64,
-        unlock: bool,
-        mail: &NewMail,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        set_password_in(&mut tx, id, password_hash, security_stamp, now, unlock).await?;
-        outbox::enqueue(&mut tx, mail, now).await?;
-        tx.commit().await
-    }
-
-    pub async fn unlock_customer(&self, id: i64, audit_entry: &AuditEntry) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        let sql = "UPDATE customers SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1";
-        on_tx!(&mut tx, |conn| sqlx::query(sql)
+impl Tx {
+    pub async fn set_password_hash(&mut self, id: i64, password_hash: &str) -> StoreResult<()> {
+        let sql = "UPDATE customers SET password_hash = $2 WHERE id = $1";
+        on_tx!(self, |conn| sqlx::query(sql)
             .bind(id)
+            .bind(password_hash)
             .execute(conn)
             .await
-            .map(|r| r.rows_affected()))?;
-        audit::insert(&mut tx, audit_entry).await?;
-        tx.commit().await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "set a password hash"))?;
+        Ok(())
     }
 
-    /// Force Sign In: revokes every API token and rotates the stamp, which ends
-    /// every storefront session. Idempotent.
-    pub async fn force_customer_sign_out(
-        &self,
-        id: i64,
-        security_stamp: &str,
-        now: i64,
-        audit_entry: &AuditEntry,
-    ) -> StoreResult<u64> {
-        let mut tx = self.begin().await?;
-        let revoked = revoke_tokens_and_rotate(&mut tx, id, security_stamp, now).await?;
-        audit::insert(&mut tx, audit_entry).await?;
-        tx.commit().await?;
-        Ok(revoked)
+    /// A new security stamp: every session signed in under the old one ends on
+    /// its next request.
+    pub async fn rotate_security_stamp(&mut self, id: i64, stamp: &str) -> StoreResult<()> {
+        let sql = "UPDATE customers SET security_stamp = $2 WHERE id = $1";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(id)
+            .bind(stamp)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "rotate a security stamp"))?;
+        Ok(())
     }
-}
-
-pub(super) async fn set_password_in(
-    tx: &mut Tx,
-    id: i64,
-    password_hash: &str,
-    security_stamp: &str,
-    now: i64,
-    unlock: bool,
-) -> StoreResult<()> {
-    let sql = if unlock {
-        "UPDATE customers SET password_hash = $2, failed_sign_ins = 0, locked_until = NULL WHERE id = $1"
-    } else {
-        "UPDATE customers SET password_hash = $2 WHERE id = $1"
-    };
-    on_tx!(tx, |conn| sqlx::query(sql)
-        .bind(id)
-        .bind(password_hash)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    let sql = "DELETE FROM password_reset_tokens WHERE customer_id = $1";
-    on_tx!(tx, |conn| sqlx::query(sql)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    revoke_tokens_and_rotate(tx, id, security_stamp, now).await?;
-    Ok(())
-}
-
-async fn revoke_tokens_and_rotate(
-    tx: &mut Tx,
-    id: i64,
-    security_stamp: &str,
-    now: i64,
-) -> StoreResult<u64> {
-    let sql = "UPDATE api_tokens SET revoked_at = $2 WHERE customer_id = $1 AND revoked_at IS NULL";
-    let revoked = on_tx!(tx, |conn| sqlx::query(sql)
-        .bind(id)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    let sql = "UPDATE customers SET security_stamp = $2, api_token_count = 0 WHERE id = $1";
-    on_tx!(tx, |conn| sqlx::query(sql)
-        .bind(id)
-        .bind(security_stamp)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(revoked)
 }

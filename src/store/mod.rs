@@ -23,8 +23,8 @@ pub use grid::{
     WORD_SEPARATORS,
 };
 pub use outbox::{ClaimedMail, MailQueueRow, NewMail};
-pub use recovery::{IssueToken, RequestKeys, RequestStats};
-pub use sign_ins::AccountTable;
+pub use recovery::{RequestKeys, RequestStats};
+pub use sign_ins::{AccountTable, Credentials, LockoutRule};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -79,16 +79,27 @@ pub(crate) use {on_pool, on_tx};
 pub enum StoreError {
     #[error("a row with this unique value already exists")]
     Duplicate,
-    #[error(transparent)]
-    Other(sqlx::Error),
+    /// Anything else, with the statement it came from, so a log line names it.
+    #[error("cannot {query}: {source}")]
+    Other {
+        query: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,
-            _ => StoreError::Other(err),
-        }
+        context(err, "run a query")
+    }
+}
+
+/// A database error named after the statement that failed ("cannot reserve a
+/// sign-in attempt: …").
+pub(crate) fn context(err: sqlx::Error, query: &'static str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,
+        _ => StoreError::Other { query, source: err },
     }
 }
 

@@ -1,6 +1,8 @@
 use super::{Db, StoreResult, Tx, on_pool, on_tx};
 
-/// A rendered email waiting in the outbox.
+/// A rendered email for the outbox. The bodies are as they are stored: sealed
+/// by `mail::compose` when the instance has a sealing key (they may hold a live
+/// reset link), opened by the mail worker at send time.
 #[derive(Debug, Clone)]
 pub struct NewMail {
     pub recipient: String,
@@ -10,7 +12,7 @@ pub struct NewMail {
     pub body_html: String,
 }
 
-/// A message claimed by one worker for one delivery attempt.
+/// A message claimed by one worker for one delivery attempt (bodies as stored).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedMail {
     pub id: i64,
@@ -34,6 +36,13 @@ pub struct MailQueueRow {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub sent_at: Option<i64>,
+}
+
+impl Tx {
+    /// Queues a rendered mail; it goes out once this transaction commits.
+    pub async fn enqueue_mail(&mut self, mail: &NewMail, now: i64) -> StoreResult<()> {
+        enqueue(self, mail, now).await
+    }
 }
 
 pub(super) async fn enqueue(tx: &mut Tx, mail: &NewMail, now: i64) -> StoreResult<()> {

@@ -1,6 +1,6 @@
 use sha2::{Digest, Sha256};
 
-use super::{AuditEntry, Db, NewMail, StoreResult, Tx, audit, customers, on_pool, on_tx, outbox};
+use super::{Db, StoreResult, Tx, on_pool, on_tx};
 
 /// The keys a reset request is counted under; `None` where the protection type
 /// does not count that key.
@@ -17,14 +17,6 @@ pub struct RequestStats {
     pub ip_latest: Option<i64>,
     pub email_count: i64,
     pub email_latest: Option<i64>,
-}
-
-/// A reset link to store with an accepted request.
-pub struct IssueToken<'a> {
-    pub customer_id: i64,
-    pub token_hash: &'a str,
-    pub expires_at: i64,
-    pub mail: &'a NewMail,
 }
 
 fn advisory_key(kind: &str, value: &str) -> i64 {
@@ -51,81 +43,124 @@ async fn count_since(
         .await)?)
 }
 
-impl Db {
-    /// Records a reset request if `allow` accepts the counts of earlier ones, and
-    /// with it (same transaction) the new link, its mail and the audit entry.
-    /// Returns whether it was accepted; a refused request leaves no trace.
-    ///
-    /// Two requests racing at the limit cannot both pass: SQLite takes its single
-    /// write lock with the first INSERT, PostgreSQL serialises per key with
-    /// transaction-scoped advisory locks.
-    pub async fn record_reset_request(
-        &self,
-        keys: &RequestKeys,
-        now: i64,
-        window_start: i64,
-        allow: impl FnOnce(&RequestStats) -> bool,
-        issue: Option<IssueToken<'_>>,
-        audit_entry: Option<&AuditEntry>,
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
-        if let Tx::Postgres(pg) = &mut tx {
-            let mut locks: Vec<i64> = Vec::new();
-            if let Some(ip) = &keys.client_ip {
-                locks.push(advisory_key("ip", ip));
-            }
-            if let Some(email) = &keys.email_key {
-                locks.push(advisory_key("email", email));
-            }
-            locks.sort_unstable(); // one order everywhere, so two requests never deadlock
-            for key in locks {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(key)
-                    .execute(&mut **pg)
-                    .await?;
-            }
+impl Tx {
+    /// Serialises requests that share a key, so two racing at the limit cannot
+    /// both pass. SQLite needs nothing: its single write lock is taken by the
+    /// request's INSERT. PostgreSQL takes transaction-scoped advisory locks, in
+    /// one order everywhere so two requests never deadlock.
+    pub async fn lock_reset_request_keys(&mut self, keys: &RequestKeys) -> StoreResult<()> {
+        let Tx::Postgres(pg) = self else {
+            return Ok(());
+        };
+        let mut locks: Vec<i64> = Vec::new();
+        if let Some(ip) = &keys.client_ip {
+            locks.push(advisory_key("ip", ip));
         }
-        let sql = "INSERT INTO password_reset_requests (created_at, client_ip, email_key) VALUES ($1, $2, $3) RETURNING id";
-        let own_id: i64 = on_tx!(&mut tx, |conn| sqlx::query_scalar(sql)
+        if let Some(email) = &keys.email_key {
+            locks.push(advisory_key("email", email));
+        }
+        locks.sort_unstable();
+        for key in locks {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut **pg)
+                .await
+                .map_err(|e| super::context(e, "lock reset request keys"))?;
+        }
+        Ok(())
+    }
+
+    /// Records a request; returns its id.
+    pub async fn insert_reset_request(&mut self, keys: &RequestKeys, now: i64) -> StoreResult<i64> {
+        let sql = "INSERT INTO password_reset_requests (created_at, client_ip, email_key) \
+                   VALUES ($1, $2, $3) RETURNING id";
+        on_tx!(self, |conn| sqlx::query_scalar(sql)
             .bind(now)
             .bind(&keys.client_ip)
             .bind(&keys.email_key)
             .fetch_one(conn)
-            .await)?;
+            .await)
+        .map_err(|e| super::context(e, "record a reset request"))
+    }
+
+    /// Requests since `since` under each key, not counting `own_id`.
+    pub async fn reset_request_stats(
+        &mut self,
+        keys: &RequestKeys,
+        since: i64,
+        own_id: i64,
+    ) -> StoreResult<RequestStats> {
         let mut stats = RequestStats::default();
         if let Some(ip) = &keys.client_ip {
             (stats.ip_count, stats.ip_latest) =
-                count_since(&mut tx, "client_ip", ip, window_start, own_id).await?;
+                count_since(self, "client_ip", ip, since, own_id).await?;
         }
         if let Some(email) = &keys.email_key {
             (stats.email_count, stats.email_latest) =
-                count_since(&mut tx, "email_key", email, window_start, own_id).await?;
+                count_since(self, "email_key", email, since, own_id).await?;
         }
-        if !allow(&stats) {
-            return Ok(false); // dropping the transaction rolls it back
-        }
-        if let Some(issue) = issue {
-            let sql = "INSERT INTO password_reset_tokens (customer_id, token_hash, created_at, expires_at) \
-                       VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO UPDATE \
-                       SET token_hash = excluded.token_hash, created_at = excluded.created_at, \
-                           expires_at = excluded.expires_at";
-            on_tx!(&mut tx, |conn| sqlx::query(sql)
-                .bind(issue.customer_id)
-                .bind(issue.token_hash)
-                .bind(now)
-                .bind(issue.expires_at)
-                .execute(conn)
-                .await
-                .map(|r| r.rows_affected()))?;
-            outbox::enqueue(&mut tx, issue.mail, now).await?;
-        }
-        if let Some(entry) = audit_entry {
-            audit::insert(&mut tx, entry).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        Ok(stats)
     }
 
+    /// Stores a customer's reset link (its hash), replacing any older one.
+    pub async fn replace_reset_link(
+        &mut self,
+        customer_id: i64,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let sql = "INSERT INTO password_reset_tokens (customer_id, token_hash, created_at, expires_at) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO UPDATE \
+                   SET token_hash = excluded.token_hash, created_at = excluded.created_at, \
+                       expires_at = excluded.expires_at";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(customer_id)
+            .bind(token_hash)
+            .bind(now)
+            .bind(expires_at)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "store a reset link"))?;
+        Ok(())
+    }
+
+    /// Uses up a live link of the customer's. False when it was used, replaced
+    /// or expired meanwhile.
+    pub async fn use_reset_link(
+        &mut self,
+        token_hash: &str,
+        customer_id: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let sql = "DELETE FROM password_reset_tokens \
+                   WHERE token_hash = $1 AND customer_id = $2 AND expires_at > $3";
+        let used = on_tx!(self, |conn| sqlx::query(sql)
+            .bind(token_hash)
+            .bind(customer_id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "use a reset link"))?;
+        Ok(used == 1)
+    }
+
+    /// Every outstanding link of the customer dies.
+    pub async fn delete_reset_links(&mut self, customer_id: i64) -> StoreResult<()> {
+        let sql = "DELETE FROM password_reset_tokens WHERE customer_id = $1";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(customer_id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "delete reset links"))?;
+        Ok(())
+    }
+}
+
+impl Db {
     /// The customer a live reset link belongs to.
     pub async fn reset_token_owner(&self, token_hash: &str, now: i64) -> StoreResult<Option<i64>> {
         let sql = "SELECT customer_id FROM password_reset_tokens WHERE token_hash = $1 AND expires_at > $2";
@@ -134,43 +169,6 @@ impl Db {
             .bind(now)
             .fetch_optional(pool)
             .await)?)
-    }
-
-    /// Uses up the link and sets the password in one transaction. Returns false
-    /// when the link was used, replaced or expired meanwhile, changing nothing.
-    pub async fn complete_reset(
-        &self,
-        token_hash: &str,
-        customer_id: i64,
-        now: i64,
-        password_hash: &str,
-        security_stamp: &str,
-        mail: &NewMail,
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
-        let sql = "DELETE FROM password_reset_tokens WHERE token_hash = $1 AND customer_id = $2 AND expires_at > $3";
-        let used = on_tx!(&mut tx, |conn| sqlx::query(sql)
-            .bind(token_hash)
-            .bind(customer_id)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if used != 1 {
-            return Ok(false);
-        }
-        customers::set_password_in(
-            &mut tx,
-            customer_id,
-            password_hash,
-            security_stamp,
-            now,
-            true,
-        )
-        .await?;
-        outbox::enqueue(&mut tx, mail, now).await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Forgets request records and links that can no longer matter.

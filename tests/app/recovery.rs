@@ -1105,7 +1105,7 @@ store_test!(
         app.client().request_reset("metrics@example.com").await;
         app.smtp.wait_for(1).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let metrics = app.client().get_text("/metrics").await;
+        let metrics = app.metrics().await;
         for name in [
             "shop_mail_queued_total",
             "shop_mail_sent_total",
@@ -1113,6 +1113,40 @@ store_test!(
         ] {
             assert!(metrics.contains(name), "{name} missing from /metrics");
         }
+    }
+);
+
+/// The value of one counter line of /metrics (0 when absent).
+fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+store_test!(
+    a_password_change_counts_its_mail_in_the_metrics,
+    |app: TestApp| async move {
+        let series = "shop_mail_queued_total{kind=\"password_changed\"}";
+        let client = app.register("counted@example.com", PASSWORD).await;
+        client.sign_in("counted@example.com", PASSWORD).await;
+        let before = counter(&app.metrics().await, series);
+        let changed = client
+            .post_form(
+                "/customer/account/edit",
+                &[
+                    ("current_password", PASSWORD),
+                    ("password", NEW_PASSWORD),
+                    ("password_confirmation", NEW_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(location(&changed), "/customer/account");
+        let after = counter(&app.metrics().await, series);
+        assert!(
+            after > before,
+            "the notice of a password change is counted ({before} → {after})"
+        );
     }
 );
 

@@ -9,8 +9,8 @@ use axum::response::Response;
 
 use super::audit;
 use super::customers::{customer_path, find};
-use super::guard::SignedInAdmin;
-use crate::accounts::admins::Permission;
+use super::guard::{Allowed, may};
+use crate::accounts::customers;
 use crate::api_tokens;
 use crate::http::context::FlashKind;
 use crate::http::errors::AppResult;
@@ -20,8 +20,10 @@ use serde::Deserialize;
 
 /// Emails the customer the same reset link as the storefront would, through the
 /// same limits (counted on the customer's email only). The admin never sees it.
-pub async fn reset_password(admin: SignedInAdmin, Path(id): Path<String>) -> AppResult<Response> {
-    admin.require(Permission::SendResetLink)?;
+pub async fn reset_password(
+    admin: Allowed<may::SendResetLink>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
     let state = admin.state();
     let customer = find(state, &id).await?;
     let entry = admin.audit_entry(audit::RESET_PASSWORD, Some(customer.id), String::new());
@@ -33,13 +35,6 @@ pub async fn reset_password(admin: SignedInAdmin, Path(id): Path<String>) -> App
                 .await?
         }
         Err(RequestError::Limited) => {
-            // Nothing was sent, but the attempt is still the admin's action on record.
-            let refused = admin.audit_entry(
-                audit::RESET_PASSWORD_REFUSED,
-                Some(customer.id),
-                "limit".to_string(),
-            );
-            state.db.insert_audit(&refused).await?;
             let support = state.config.support_email.clone();
             let text = visitor.t_with("reset-limit", &[("support", &support)]);
             visitor.flash(FlashKind::Error, text).await?;
@@ -54,12 +49,11 @@ pub async fn reset_password(admin: SignedInAdmin, Path(id): Path<String>) -> App
     Ok(see_other(&customer_path(customer.id)))
 }
 
-pub async fn unlock(admin: SignedInAdmin, Path(id): Path<String>) -> AppResult<Response> {
-    admin.require(Permission::Unlock)?;
+pub async fn unlock(admin: Allowed<may::Unlock>, Path(id): Path<String>) -> AppResult<Response> {
     let state = admin.state();
     let customer = find(state, &id).await?;
     let entry = admin.audit_entry(audit::UNLOCK, Some(customer.id), String::new());
-    state.db.unlock_customer(customer.id, &entry).await?;
+    customers::unlock(state, &customer, &entry).await?;
     admin
         .visitor
         .flash_key(FlashKind::Success, "admin-unlocked")
@@ -78,10 +72,9 @@ struct ConfirmPage {
 
 /// The confirmation page naming the customer; OK posts, Cancel goes back.
 pub async fn confirm_force_sign_in(
-    admin: SignedInAdmin,
+    admin: Allowed<may::ForceSignIn>,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    admin.require(Permission::ForceSignIn)?;
     let customer = find(admin.state(), &id).await?;
     let name = format!("{} {}", customer.firstname, customer.lastname);
     let names_customer = admin.visitor.t_with(
@@ -106,11 +99,10 @@ pub struct ForceSignInForm {
 /// Revokes every API token and ends every storefront session. A second click
 /// finds nothing left to revoke and reports success again.
 pub async fn force_sign_in(
-    admin: SignedInAdmin,
+    admin: Allowed<may::ForceSignIn>,
     Path(id): Path<String>,
     Form(form): Form<ForceSignInForm>,
 ) -> AppResult<Response> {
-    admin.require(Permission::ForceSignIn)?;
     let state = admin.state();
     let customer = find(state, &id).await?;
     if form.confirm_first.is_some() {

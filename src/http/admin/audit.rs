@@ -3,7 +3,7 @@
 
 pub const RESET_PASSWORD: &str = "reset_password";
 /// A Reset Password the request limit refused: no link was sent.
-pub const RESET_PASSWORD_REFUSED: &str = "reset_password_refused";
+pub const RESET_PASSWORD_REFUSED: &str = crate::recovery::AUDIT_RESET_REFUSED;
 pub const UNLOCK: &str = "unlock";
 pub const FORCE_SIGN_IN: &str = "force_sign_in";
 pub const PASSWORD_OPTIONS: &str = "password_options";

@@ -9,8 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::audit;
-use super::guard::SignedInAdmin;
-use crate::accounts::admins::Permission;
+use super::guard::{Allowed, SignedInAdmin, may};
 use crate::http::context::FlashKind;
 use crate::http::csrf;
 use crate::http::errors::AppResult;
@@ -147,17 +146,15 @@ fn describe_changes(before: &PasswordOptions, after: &PasswordOptions) -> String
         .join(", ")
 }
 
-pub async fn page(admin: SignedInAdmin) -> AppResult<Response> {
-    admin.require(Permission::EditPasswordOptions)?;
+pub async fn page(admin: Allowed<may::EditPasswordOptions>) -> AppResult<Response> {
     let options = PasswordOptions::load(&admin.state().db).await?;
     render_form(&admin, &as_form(&options), &[]).await
 }
 
 pub async fn save(
-    admin: SignedInAdmin,
+    admin: Allowed<may::EditPasswordOptions>,
     Form(mut form): Form<HashMap<String, String>>,
 ) -> AppResult<Response> {
-    admin.require(Permission::EditPasswordOptions)?;
     form.remove(csrf::FIELD);
     let options = match PasswordOptions::from_form(&form) {
         Ok(options) => options,

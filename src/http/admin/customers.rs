@@ -8,7 +8,7 @@ use super::grid::{
     BadParam, COUNT_BOUND, DATE_PARAMS, GridParams, PAGE_SIZES, PageNumber, Pager, Slice, YesNo,
     group_digits,
 };
-use super::guard::SignedInAdmin;
+use super::guard::{Allowed, SignedInAdmin, may};
 use super::{parse_id, query_params};
 use crate::accounts::admins::Permission;
 use crate::accounts::lockout;
@@ -301,8 +301,11 @@ fn notice(admin: &SignedInAdmin, bad: &BadParam) -> String {
     )
 }
 
-pub async fn grid(admin: SignedInAdmin, RawQuery(query): RawQuery) -> AppResult<Response> {
-    admin.require(Permission::ViewCustomers)?;
+pub async fn grid(
+    admin: Allowed<may::ViewCustomers>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Response> {
+    let admin: &SignedInAdmin = &admin;
     let (params, bad) = GridParams::parse(&query_params(query.as_deref()));
     let state = admin.state();
     let now = state.now();
@@ -374,7 +377,7 @@ pub async fn grid(admin: SignedInAdmin, RawQuery(query): RawQuery) -> AppResult<
                 selected: size == params.limit,
             })
             .collect(),
-        choices: choice_filters(&admin, &params),
+        choices: choice_filters(admin, &params),
         dates: DATE_PARAMS
             .iter()
             .zip(&params.dates)
@@ -384,11 +387,11 @@ pub async fn grid(admin: SignedInAdmin, RawQuery(query): RawQuery) -> AppResult<
                 value: value.clone().unwrap_or_default(),
             })
             .collect(),
-        notices: bad.iter().map(|b| notice(&admin, b)).collect(),
+        notices: bad.iter().map(|b| notice(admin, b)).collect(),
         clear_href: params
             .has_filters()
             .then(|| params.without_filters().href()),
-        filter_labels: filter_labels(&admin, &params),
+        filter_labels: filter_labels(admin, &params),
         total_label,
         count_exactly_href: matches!(count, GridCount::MoreThan(_))
             .then(|| params.counted_exactly().href()),
@@ -396,13 +399,13 @@ pub async fn grid(admin: SignedInAdmin, RawQuery(query): RawQuery) -> AppResult<
             .admin
             .can(Permission::ExportCustomers)
             .then(|| params.export_href()),
-        headers: headers(&admin, &params),
+        headers: headers(admin, &params),
         rows: rows
             .into_iter()
-            .map(|row| row_view(&admin, row, now))
+            .map(|row| row_view(admin, row, now))
             .collect(),
         empty_message,
-        pager: pager_links(&admin, &params, &pager, more_rows),
+        pager: pager_links(admin, &params, &pager, more_rows),
     };
     render(&page)
 }
@@ -431,8 +434,10 @@ struct CustomerPage {
     force_confirm: String,
 }
 
-pub async fn view(admin: SignedInAdmin, Path(id): Path<String>) -> AppResult<Response> {
-    admin.require(Permission::ViewCustomers)?;
+pub async fn view(
+    admin: Allowed<may::ViewCustomers>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
     let state = admin.state();
     let customer = find(state, &id).await?;
     let now = state.now();

@@ -13,9 +13,8 @@ use futures_util::stream;
 
 use super::audit;
 use super::grid::GridParams;
-use super::guard::SignedInAdmin;
+use super::guard::{Allowed, may};
 use super::query_params;
-use crate::accounts::admins::Permission;
 use crate::accounts::lockout;
 use crate::http::errors::AppResult;
 use crate::http::page::{format_date, format_datetime};
@@ -151,8 +150,10 @@ async fn next(mut state: ExportState) -> Option<(Result<Bytes, StoreError>, Expo
     }
 }
 
-pub async fn csv(admin: SignedInAdmin, RawQuery(query): RawQuery) -> AppResult<Response> {
-    admin.require(Permission::ExportCustomers)?;
+pub async fn csv(
+    admin: Allowed<may::ExportCustomers>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Response> {
     // Bad values are ignored here as on the grid; the grid showed the notices.
     let (params, _) = GridParams::parse(&query_params(query.as_deref()));
     let state = admin.state();

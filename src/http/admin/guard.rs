@@ -2,6 +2,9 @@
 //! and setup takes one, so a visitor without an admin session never reaches a
 //! handler (they are sent to the sign-in page instead).
 
+use std::marker::PhantomData;
+use std::ops::Deref;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -37,24 +40,72 @@ impl FromRequestParts<AppState> for SignedInAdmin {
     }
 }
 
+/// A signed-in administrator whose role allows `P`: a handler that takes one
+/// cannot run for anyone else (403 before the handler, so a refused request
+/// changes nothing). The permission is part of the handler's signature.
+pub struct Allowed<P>(pub SignedInAdmin, PhantomData<P>);
+
+impl<P> Deref for Allowed<P> {
+    type Target = SignedInAdmin;
+    fn deref(&self) -> &SignedInAdmin {
+        &self.0
+    }
+}
+
+impl<P: Required + Send + Sync> FromRequestParts<AppState> for Allowed<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let signed_in = SignedInAdmin::from_request_parts(parts, state).await?;
+        if signed_in.admin.can(P::PERMISSION) {
+            return Ok(Allowed(signed_in, PhantomData));
+        }
+        tracing::warn!(
+            admin_id = signed_in.admin.id,
+            permission = ?P::PERMISSION,
+            path = %signed_in.visitor.path,
+            "admin action refused: the role lacks the permission"
+        );
+        Err(AppError::Forbidden.into_response())
+    }
+}
+
+/// A permission as a type, for `Allowed<P>`.
+pub trait Required {
+    const PERMISSION: Permission;
+}
+
+macro_rules! permission_types {
+    ($($name:ident),* $(,)?) => {
+        /// One type per `Permission`, named alike.
+        pub mod may {
+            $(
+                pub struct $name;
+                impl super::Required for $name {
+                    const PERMISSION: super::Permission = super::Permission::$name;
+                }
+            )*
+        }
+    };
+}
+
+permission_types!(
+    ViewCustomers,
+    SendResetLink,
+    Unlock,
+    ForceSignIn,
+    EditPasswordOptions,
+    ViewAudit,
+    ViewMailQueue,
+    ExportCustomers,
+);
+
 impl SignedInAdmin {
     pub fn state(&self) -> &AppState {
         &self.visitor.state
-    }
-
-    /// 403 unless the administrator's role allows `permission`. Call it before
-    /// anything else, so a refused request changes nothing.
-    pub fn require(&self, permission: Permission) -> AppResult<()> {
-        if self.admin.can(permission) {
-            return Ok(());
-        }
-        tracing::warn!(
-            admin_id = self.admin.id,
-            ?permission,
-            path = %self.visitor.path,
-            "admin action refused: the role lacks the permission"
-        );
-        Err(AppError::Forbidden)
     }
 
     /// The layout's view of an admin page; takes the pending flash messages.

@@ -6,9 +6,8 @@ use askama::Template;
 use axum::extract::RawQuery;
 use axum::response::Response;
 
-use super::guard::SignedInAdmin;
+use super::guard::{Allowed, may};
 use super::{audit, parse_id, query_params};
-use crate::accounts::admins::Permission;
 use crate::http::errors::AppResult;
 use crate::http::page::{PageView, format_datetime, render};
 
@@ -45,8 +44,10 @@ fn older_href(path: &str, customer: Option<i64>, before: i64) -> String {
     format!("{path}?{}", query.finish())
 }
 
-pub async fn audit(admin: SignedInAdmin, RawQuery(query): RawQuery) -> AppResult<Response> {
-    admin.require(Permission::ViewAudit)?;
+pub async fn audit(
+    admin: Allowed<may::ViewAudit>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Response> {
     let params = query_params(query.as_deref());
     let customer = params.get("customer").and_then(|c| parse_id(c));
     let before = params.get("before").and_then(|b| parse_id(b));
@@ -129,8 +130,10 @@ fn mail_status_key(status: &str) -> Option<&'static str> {
     }
 }
 
-pub async fn mail(admin: SignedInAdmin, RawQuery(query): RawQuery) -> AppResult<Response> {
-    admin.require(Permission::ViewMailQueue)?;
+pub async fn mail(
+    admin: Allowed<may::ViewMailQueue>,
+    RawQuery(query): RawQuery,
+) -> AppResult<Response> {
     let params = query_params(query.as_deref());
     let before = params.get("before").and_then(|b| parse_id(b));
     let mut rows = admin.state().db.mail_queue(before, PAGE_SIZE + 1).await?;

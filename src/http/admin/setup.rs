@@ -110,10 +110,10 @@ pub async fn create(
         Err(CreateAdminError::InvalidEmail(key)) => {
             vec![format!("{}: {}", visitor.t("field-email"), visitor.t(key))]
         }
-        Err(CreateAdminError::InvalidName) => vec![format!(
+        Err(CreateAdminError::InvalidName(e)) => vec![format!(
             "{}: {}",
             visitor.t("admin-field-name"),
-            visitor.t("admin-name-invalid")
+            visitor.t(e.message_key())
         )],
         Err(CreateAdminError::Policy(problems)) => password_messages(&visitor, &problems),
         Err(CreateAdminError::EmailTaken) => vec![visitor.t("admin-email-taken")],

@@ -2,9 +2,9 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -94,6 +94,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
+/// The token of `Authorization: Bearer …`.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
 /// The customer behind `Authorization: Bearer …`, or 401.
 pub struct ApiCustomer(pub CustomerRow);
 
@@ -104,16 +116,7 @@ impl FromRequestParts<AppState> for ApiCustomer {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let l = locale_of(&parts.headers, &state.config);
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let customer = match token {
+        let customer = match bearer_token(&parts.headers) {
             Some(token) => api_tokens::verify(state, token)
                 .await
                 .map_err(|e| ApiError::internal(e, l))?,
@@ -233,6 +236,7 @@ async fn change_password(
     State(state): State<AppState>,
     ApiLocale(l): ApiLocale,
     ApiCustomer(customer): ApiCustomer,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> Result<Json<bool>, ApiError> {
     match customers::change_password(
@@ -253,6 +257,16 @@ async fn change_password(
             StatusCode::BAD_REQUEST,
             policy_message(l, &problems),
         )),
+        Err(ChangePasswordError::LockedOut) => {
+            // Guessing the current password locked the account: the token
+            // that guessed ends with it.
+            if let Some(token) = bearer_token(&headers) {
+                api_tokens::revoke(&state, token)
+                    .await
+                    .map_err(|e| ApiError::internal(e, l))?;
+            }
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, l.t("login-failed")))
+        }
         Err(ChangePasswordError::Internal(e)) => Err(ApiError::internal(e, l)),
     }
 }

@@ -4,6 +4,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::flash_password_problems;
+use super::signed_in::{LOGIN, MaybeCustomer, SignedInCustomer};
 use crate::accounts::customers::{
     self, ChangePasswordError, RegisterError, Registration, SignInError,
 };
@@ -12,7 +13,6 @@ use crate::http::errors::AppResult;
 use crate::http::page::{PageView, render, see_other};
 use crate::store::CustomerRow;
 
-const LOGIN: &str = "/customer/account/login";
 const ACCOUNT: &str = "/customer/account";
 const REGISTER_DRAFT: &str = "register_draft";
 
@@ -22,8 +22,7 @@ struct HomePage {
     page: PageView,
 }
 
-pub async fn home(visitor: Visitor) -> AppResult<Response> {
-    let customer = visitor.customer().await?;
+pub async fn home(MaybeCustomer { visitor, customer }: MaybeCustomer) -> AppResult<Response> {
     render(&HomePage {
         page: visitor
             .storefront_page("home-title", customer.as_ref())
@@ -51,8 +50,10 @@ struct RegisterPage {
     draft: RegisterForm,
 }
 
-pub async fn register_page(visitor: Visitor) -> AppResult<Response> {
-    if visitor.customer().await?.is_some() {
+pub async fn register_page(
+    MaybeCustomer { visitor, customer }: MaybeCustomer,
+) -> AppResult<Response> {
+    if customer.is_some() {
         return Ok(see_other(ACCOUNT));
     }
     let draft = visitor
@@ -126,8 +127,8 @@ struct LoginPage {
     page: PageView,
 }
 
-pub async fn login_page(visitor: Visitor) -> AppResult<Response> {
-    if visitor.customer().await?.is_some() {
+pub async fn login_page(MaybeCustomer { visitor, customer }: MaybeCustomer) -> AppResult<Response> {
+    if customer.is_some() {
         return Ok(see_other(ACCOUNT));
     }
     render(&LoginPage {
@@ -157,11 +158,6 @@ pub async fn logout(visitor: Visitor) -> AppResult<Response> {
     Ok(see_other("/"))
 }
 
-/// The signed-in customer, or a redirect to Sign In.
-async fn signed_in(visitor: &Visitor) -> AppResult<Result<CustomerRow, Response>> {
-    Ok(visitor.customer().await?.ok_or_else(|| see_other(LOGIN)))
-}
-
 #[derive(Template)]
 #[template(path = "storefront/account.html")]
 struct AccountPage {
@@ -169,11 +165,9 @@ struct AccountPage {
     customer: CustomerRow,
 }
 
-pub async fn dashboard(visitor: Visitor) -> AppResult<Response> {
-    let customer = match signed_in(&visitor).await? {
-        Ok(c) => c,
-        Err(redirect) => return Ok(redirect),
-    };
+pub async fn dashboard(
+    SignedInCustomer { visitor, customer }: SignedInCustomer,
+) -> AppResult<Response> {
     let page = visitor
         .storefront_page("account-title", Some(&customer))
         .await?;
@@ -186,11 +180,9 @@ struct EditPage {
     page: PageView,
 }
 
-pub async fn edit_page(visitor: Visitor) -> AppResult<Response> {
-    let customer = match signed_in(&visitor).await? {
-        Ok(c) => c,
-        Err(redirect) => return Ok(redirect),
-    };
+pub async fn edit_page(
+    SignedInCustomer { visitor, customer }: SignedInCustomer,
+) -> AppResult<Response> {
     let page = visitor
         .storefront_page("edit-title", Some(&customer))
         .await?;
@@ -206,11 +198,10 @@ pub struct ChangePasswordForm {
     password_confirmation: String,
 }
 
-pub async fn edit(visitor: Visitor, Form(form): Form<ChangePasswordForm>) -> AppResult<Response> {
-    let customer = match signed_in(&visitor).await? {
-        Ok(c) => c,
-        Err(redirect) => return Ok(redirect),
-    };
+pub async fn edit(
+    SignedInCustomer { visitor, customer }: SignedInCustomer,
+    Form(form): Form<ChangePasswordForm>,
+) -> AppResult<Response> {
     let result = customers::change_password(
         &visitor.state,
         &customer,
@@ -237,6 +228,13 @@ pub async fn edit(visitor: Visitor, Form(form): Form<ChangePasswordForm>) -> App
         Err(ChangePasswordError::Policy(problems)) => {
             flash_password_problems(&visitor, &problems).await?;
             Ok(see_other("/customer/account/edit"))
+        }
+        Err(ChangePasswordError::LockedOut) => {
+            // Guessing the current password locked the account: this session
+            // ends, and signing in again meets the lockout.
+            visitor.sign_out().await?;
+            visitor.flash_key(FlashKind::Error, "login-failed").await?;
+            Ok(see_other("/customer/account/login"))
         }
         Err(ChangePasswordError::Internal(e)) => Err(e.into()),
     }

@@ -2,6 +2,7 @@
 
 mod account;
 mod recovery;
+pub mod signed_in;
 
 use axum::Router;
 use axum::routing::{get, post};

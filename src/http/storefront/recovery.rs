@@ -104,7 +104,9 @@ pub async fn create_password_page(
         let Some(hash) = opened else {
             return link_expired(&visitor).await;
         };
-        visitor.session.insert(RESET_TOKEN_HASH, hash).await?;
+        // Under a new session id: a session id planted in this browser by
+        // someone else must not reach the link.
+        visitor.insert_under_new_id(RESET_TOKEN_HASH, hash).await?;
         return Ok(no_referrer(see_other(CREATE_PASSWORD)));
     }
     let Some(hash) = visitor.session_get::<String>(RESET_TOKEN_HASH).await? else {

@@ -261,6 +261,10 @@ admin-mail-status-sending = Sending
 admin-mail-status-sent = Sent
 admin-mail-status-failed = Failed
 
+# sess
+error-control-characters = Please remove the control characters (such as NUL or a line break).
+password-has-control-characters = The password can't contain control characters.
+
 # grid
 admin-grid-search-hint-words = Each word finds the start of a name or of a part of an email address: gmail, de vries, devries@exa.
 admin-grid-filter-locked = Locked

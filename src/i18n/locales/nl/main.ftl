@@ -261,6 +261,10 @@ admin-mail-status-sending = Wordt verzonden
 admin-mail-status-sent = Verzonden
 admin-mail-status-failed = Mislukt
 
+# sess
+error-control-characters = Verwijder de stuurtekens (zoals NUL of een regeleinde).
+password-has-control-characters = Het wachtwoord mag geen stuurtekens bevatten.
+
 # grid
 admin-grid-search-hint-words = Elk woord vindt het begin van een naam of van een deel van een e-mailadres: gmail, de vries, devries@exa.
 admin-grid-filter-locked = Vergrendeld

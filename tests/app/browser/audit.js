@@ -1,4 +1,4 @@
-// The in-page audit of tests/app/browser.rs: returns { lang, problems, text }.
+// The in-page audit of the browser harness (harness.rs): returns { lang, problems, text }.
 const problems = [];
 const text = (el) => (el ? el.textContent.replace(/\s+/g, " ").trim() : "");
 const visible = (el) => {

@@ -1,4 +1,11 @@
-//! Random tokens, their hashes, and the server keys kept in the database.
+//! Random tokens, their hashes, the server keys kept in the database, and the
+//! sealing key that is kept out of it.
+
+mod key_source;
+pub mod sealing;
+
+pub use key_source::{KEY_FILE_NAME, load_sealing_keys};
+pub use sealing::{OpenError, SealingKey, SealingKeys, SecretKey};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -7,9 +14,14 @@ use sha2::{Digest, Sha256};
 
 use crate::store::{Db, StoreResult};
 
+/// Random bytes in every token (reset links, API tokens, session-bound secrets).
+pub const TOKEN_BYTES: usize = 32;
+/// A token's length as text: 32 bytes in unpadded base64url.
+pub const TOKEN_LENGTH: usize = 43;
+
 /// 32 bytes (256 bits) from the operating system's random source, base64url.
 pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; TOKEN_BYTES];
     getrandom::fill(&mut bytes).expect("the OS random source failed");
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -66,7 +78,7 @@ mod tests {
     fn tokens_carry_256_bits_and_differ() {
         let a = random_token();
         let b = random_token();
-        assert_eq!(a.len(), 43);
+        assert_eq!(a.len(), TOKEN_LENGTH);
         assert_ne!(a, b);
         assert_eq!(token_hash(&a).len(), 64);
         assert_ne!(token_hash(&a), a);
