@@ -18,8 +18,17 @@ use std::time::{Duration, Instant};
 
 use shop_accounts::store::{CustomerGridQuery, Db, GridFilter, GridSort, TimeRange};
 
+/// Requests per view (`BENCH_RUNS` overrides), after the warm-up ones.
 const RUNS: usize = 15;
 const WARM_UP: usize = 2;
+
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(RUNS)
+}
 
 /// Keywords as staff type them: one letter, a first name, a last name, a
 /// particle and surname, parts of an email, and one that matches nobody.
@@ -97,8 +106,9 @@ async fn time_view(http: &reqwest::Client, url: &str) -> Timing {
     for _ in 0..WARM_UP {
         status = http.get(url).send().await.expect("GET").status().as_u16();
     }
-    let mut samples = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
+    let runs = runs();
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
         let started = Instant::now();
         let response = http.get(url).send().await.expect("GET");
         status = response.status().as_u16();
@@ -107,8 +117,8 @@ async fn time_view(http: &reqwest::Client, url: &str) -> Timing {
     }
     samples.sort();
     Timing {
-        median: samples[RUNS / 2],
-        p95: samples[(RUNS * 95).div_ceil(100) - 1],
+        median: samples[runs / 2],
+        p95: samples[(runs * 95).div_ceil(100) - 1],
         status,
     }
 }
@@ -196,7 +206,10 @@ async fn export(http: &reqwest::Client, base: &str, query: &str) {
 
 async fn http_bench(base: &str, filter: Option<&str>) {
     let http = signed_in_client(base).await;
-    println!("{RUNS} requests per view after {WARM_UP} warm-up requests, one at a time");
+    println!(
+        "{} requests per view after {WARM_UP} warm-up requests, one at a time",
+        runs()
+    );
     println!("| view | median ms | p95 ms | status |");
     println!("| --- | ---: | ---: | --- |");
     for view in views() {
