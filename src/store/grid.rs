@@ -438,10 +438,7 @@ impl Db {
         }
         // Only a page deep enough that the walk would outgrow the small limit
         // makes reading a larger word range worth a look.
-        let Some((_, i)) = best else {
-            return Ok(Lookup::Rows);
-        };
-        if depth == 0 {
+        if best.is_none() || depth == 0 {
             return Ok(Lookup::Rows);
         }
         let customers: i64 = on_pool!(self, |pool| sqlx::query_scalar(
@@ -452,11 +449,21 @@ impl Db {
         if depth.saturating_mul(customers) / WORD_TABLE_LIMIT <= WORD_TABLE_LIMIT {
             return Ok(Lookup::Rows);
         }
-        let entries = word_entries(i, WORD_TABLE_MAX + 1).await?;
-        if entries > WORD_TABLE_MAX {
-            return Ok(Lookup::Rows);
+        // Every word passed the small limit: count each further to find the
+        // rarest (they tie at the limit).
+        let mut rarest: Option<(i64, usize)> = None;
+        for i in 0..filter.words.len() {
+            let n = word_entries(i, WORD_TABLE_MAX + 1).await?;
+            if rarest.is_none_or(|(fewest, _)| n < fewest) {
+                rarest = Some((n, i));
+            }
         }
-        let walk = depth.saturating_mul(customers) / entries;
+        let Some((entries, i)) = rarest.filter(|(n, _)| *n <= WORD_TABLE_MAX) else {
+            return Ok(Lookup::Rows);
+        };
+        // A customer usually holds a word twice (name and email): the walk
+        // meets a match about every `customers / (entries / 2)` rows.
+        let walk = depth.saturating_mul(customers) / (entries / 2).max(1);
         Ok(if walk > entries {
             Lookup::WordTable(i)
         } else {
