@@ -1,44 +1,235 @@
-//! All Customers grid timings on a filled store (`shop-accounts demo-data
-//! --customers 1000000` first):
+//! All Customers grid timings through HTTP, as an administrator sees them, on a
+//! release server filled with `shop-accounts demo-data --customers 1000000`:
 //!
-//!     DATABASE_URL=sqlite:///tmp/bench/shop.db cargo bench --bench grid
+//!     BENCH_BASE_URL=http://127.0.0.1:8080 BENCH_ADMIN_EMAIL=… BENCH_ADMIN_PASSWORD=… \
+//!     BENCH_SERVER_PID=$(pidof shop-accounts) cargo bench --bench grid [filter]
 //!
-//! Times `customer_grid` and `customer_count` for the views the admin grid
-//! serves, prints the median and 95th percentile per case, and with
-//! `GRID_BENCH_PLANS=1` each query plan, to check every query is index-served.
+//! Signs in, then requests every view below (keywords from one letter up, each
+//! filter alone and combined, every sort both ways, first / middle / last page,
+//! 20 and 200 rows) RUNS times, one request at a time, and prints the median and
+//! 95th percentile per view. Then it downloads the full CSV export and reports the
+//! time to the first byte, the total time, the rows and (with BENCH_SERVER_PID)
+//! the server's resident memory growth. `BENCH_SKIP_EXPORT=1` leaves that out.
+//!
+//! With `DATABASE_URL` and `GRID_BENCH_PLANS=1` it prints instead the store's
+//! query plans for the keyword and filter views, to check each is index-served.
 
 use std::time::{Duration, Instant};
 
-use shop_accounts::store::{CustomerGridQuery, Db, GridSort};
+use shop_accounts::store::{CustomerGridQuery, Db, GridFilter, GridSort, TimeRange};
 
-const RUNS: usize = 25;
+/// Requests per view (`BENCH_RUNS` overrides), after the warm-up ones.
+const RUNS: usize = 15;
 const WARM_UP: usize = 2;
 
-/// Keywords as the admin types them: a first name, a last name, the start of an
-/// email address, a full-name prefix, and one that matches nobody.
-const KEYWORDS: [&str; 6] = ["jan", "smith", "vries", "emma.de", "sophie van", "zzqx"];
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(RUNS)
+}
 
-enum Case {
-    Grid(CustomerGridQuery),
-    Count(Option<String>),
+/// Keywords as staff type them: one letter, a first name, a last name, a
+/// particle and surname, parts of an email, and one that matches nobody.
+const KEYWORDS: [&str; 12] = [
+    "j",
+    "e",
+    "jan",
+    "smith",
+    "vries",
+    "de vries",
+    "example",
+    "example.com",
+    "emma.de",
+    "sophie van",
+    "jansen example.org",
+    "zzqx",
+];
+
+/// Filters alone and combined (query strings).
+const FILTERS: [&str; 12] = [
+    "locked=yes",
+    "locked=no",
+    "has_tokens=yes",
+    "has_tokens=no",
+    "signed_in=never",
+    "signed_in=ever",
+    "created_from=2024-01-01&created_to=2024-12-31",
+    "last_sign_in_from=2025-06-01&last_sign_in_to=2025-06-30",
+    "locked=yes&has_tokens=yes",
+    "signed_in=ever&created_from=2025-01-01",
+    "q=j&locked=yes",
+    "q=jan&has_tokens=yes&signed_in=ever&created_from=2023-01-01",
+];
+
+fn views() -> Vec<String> {
+    let mut views = vec![String::new(), "limit=200".to_string()];
+    for sort in GridSort::ALL {
+        for dir in ["asc", "desc"] {
+            for limit in [20, 200] {
+                views.push(format!("sort={}&dir={dir}&limit={limit}", sort.code()));
+            }
+        }
+    }
+    let encode = |q: &str| q.replace(' ', "+");
+    for keyword in KEYWORDS {
+        let q = encode(keyword);
+        views.push(format!("q={q}"));
+        views.push(format!("q={q}&sort=name&dir=asc&limit=200"));
+        views.push(format!("q={q}&sort=email&dir=desc&limit=200"));
+        views.push(format!("q={q}&sort=last_sign_in&dir=desc"));
+        views.push(format!("q={q}&sort=api_tokens&dir=desc"));
+        views.push(format!("q={q}&page=last"));
+        views.push(format!("q={q}&sort=name&dir=asc&page=last"));
+        // The middle of the first 10,000 matches (what a bounded count pages through).
+        views.push(format!("q={q}&sort=name&dir=asc&page=250"));
+    }
+    for filter in FILTERS {
+        views.push(filter.to_string());
+        views.push(format!("{filter}&sort=name&dir=asc&limit=200"));
+        views.push(format!("{filter}&sort=created_at&dir=desc&page=last"));
+        views.push(format!("{filter}&sort=api_tokens&dir=desc"));
+        views.push(format!("{filter}&page=250"));
+    }
+    views
 }
 
 struct Timing {
-    name: String,
     median: Duration,
     p95: Duration,
-    rows: String,
+    status: u16,
 }
 
-fn grid(keyword: Option<&str>, sort: GridSort, descending: bool, limit: i64, offset: i64) -> Case {
-    Case::Grid(CustomerGridQuery {
-        keyword: keyword.map(str::to_string),
-        sort,
-        descending,
-        limit,
-        offset,
-        now: now(),
-    })
+async fn time_view(http: &reqwest::Client, url: &str) -> Timing {
+    let mut status = 0;
+    for _ in 0..WARM_UP {
+        status = http.get(url).send().await.expect("GET").status().as_u16();
+    }
+    let runs = runs();
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let response = http.get(url).send().await.expect("GET");
+        status = response.status().as_u16();
+        response.bytes().await.expect("body");
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    Timing {
+        median: samples[runs / 2],
+        p95: samples[(runs * 95).div_ceil(100) - 1],
+        status,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn form_key(page: &str) -> String {
+    let marker = "name=\"form_key\" value=\"";
+    let start = page.find(marker).expect("a form key on the sign-in page") + marker.len();
+    let end = page[start..].find('"').expect("a closed attribute") + start;
+    page[start..end].to_string()
+}
+
+async fn signed_in_client(base: &str) -> reqwest::Client {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let email = std::env::var("BENCH_ADMIN_EMAIL").expect("BENCH_ADMIN_EMAIL");
+    let password = std::env::var("BENCH_ADMIN_PASSWORD").expect("BENCH_ADMIN_PASSWORD");
+    let page = http
+        .get(format!("{base}/admin/login"))
+        .send()
+        .await
+        .expect("sign-in page")
+        .text()
+        .await
+        .expect("text");
+    let key = form_key(&page);
+    let response = http
+        .post(format!("{base}/admin/login"))
+        .header("Origin", base)
+        .form(&[
+            ("email", email.as_str()),
+            ("password", password.as_str()),
+            ("form_key", key.as_str()),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(response.status(), 303, "the administrator signs in");
+    http
+}
+
+fn rss_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn export(http: &reqwest::Client, base: &str, query: &str) {
+    let pid = std::env::var("BENCH_SERVER_PID").ok();
+    let before = pid.as_deref().and_then(rss_kib);
+    let started = Instant::now();
+    let mut response = http
+        .get(format!("{base}/admin/customers/export.csv?{query}"))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(response.status(), 200, "export status");
+    let mut first_byte = None;
+    let (mut bytes, mut lines, mut peak) = (0usize, 0usize, before.unwrap_or(0));
+    while let Some(chunk) = response.chunk().await.expect("export body") {
+        first_byte.get_or_insert_with(|| started.elapsed());
+        bytes += chunk.len();
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+        if let Some(rss) = pid.as_deref().and_then(rss_kib) {
+            peak = peak.max(rss);
+        }
+    }
+    let total = started.elapsed();
+    let growth = before.map(|b| format!("{:.1} MiB", (peak.saturating_sub(b)) as f64 / 1024.0));
+    println!(
+        "| export `{query}` | first byte {} ms | total {:.1} s | {} rows, {:.0} MB | RSS growth {} |",
+        ms(first_byte.unwrap_or_default()),
+        total.as_secs_f64(),
+        lines.saturating_sub(1),
+        bytes as f64 / 1e6,
+        growth.unwrap_or_else(|| "not measured".to_string())
+    );
+}
+
+async fn http_bench(base: &str, filter: Option<&str>) {
+    let http = signed_in_client(base).await;
+    println!(
+        "{} requests per view after {WARM_UP} warm-up requests, one at a time",
+        runs()
+    );
+    println!("| view | median ms | p95 ms | status |");
+    println!("| --- | ---: | ---: | --- |");
+    for view in views() {
+        if filter.is_some_and(|f| !view.contains(f)) {
+            continue;
+        }
+        let url = format!("{base}/admin/customers?{view}");
+        let t = time_view(&http, &url).await;
+        let name = if view.is_empty() { "(default)" } else { &view };
+        println!(
+            "| `{name}` | {} | {} | {} |",
+            ms(t.median),
+            ms(t.p95),
+            t.status
+        );
+    }
+    if std::env::var_os("BENCH_SKIP_EXPORT").is_none() {
+        export(&http, base, "").await;
+        export(&http, base, "q=j&sort=name&dir=asc").await;
+    }
 }
 
 fn now() -> i64 {
@@ -48,148 +239,77 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// The last page's offset the way the admin grid reads it: with an exact total,
-/// a page past the middle is read from the other end (flipped order, small offset).
-fn last_page_cases(
-    name: &str,
-    keyword: Option<&str>,
-    total: i64,
-    limit: i64,
-) -> Vec<(String, Case)> {
-    let last_offset = ((total - 1).max(0) / limit) * limit;
-    let rows_on_last = total - last_offset;
-    vec![
-        (
-            format!("{name}: last page, OFFSET {last_offset}"),
-            grid(keyword, GridSort::Id, true, limit, last_offset),
-        ),
-        (
-            format!("{name}: last page, read from the other end"),
-            grid(keyword, GridSort::Id, false, rows_on_last.max(1), 0),
-        ),
-    ]
-}
-
-async fn cases(db: &Db) -> Vec<(String, Case)> {
-    let mut cases = vec![
-        ("count, no keyword".to_string(), Case::Count(None)),
-        (
-            "first page, default sort (id desc), 20".to_string(),
-            grid(None, GridSort::Id, true, 20, 0),
-        ),
-        (
-            "first page, default sort, 200".to_string(),
-            grid(None, GridSort::Id, true, 200, 0),
-        ),
-    ];
-    for sort in GridSort::ALL {
-        let code = sort.code();
-        for descending in [false, true] {
-            let dir = if descending { "desc" } else { "asc" };
-            cases.push((
-                format!("sort {code} {dir}, 20"),
-                grid(None, sort, descending, 20, 0),
-            ));
-        }
-    }
-    let (total, _) = db.customer_count(None).await.expect("count");
-    cases.push((
-        "middle page (offset total/2), 20".to_string(),
-        grid(None, GridSort::Id, true, 20, total / 2 / 20 * 20),
+/// The store's plans for keyword and filter views (what the HTTP views run).
+async fn plans(url: &str) {
+    let db = Db::connect(url).await.expect("connect");
+    let mut filters: Vec<(String, GridFilter)> = KEYWORDS
+        .iter()
+        .map(|k| {
+            (
+                format!("q={k}"),
+                GridFilter {
+                    words: k.split_whitespace().map(str::to_string).collect(),
+                    ..GridFilter::default()
+                },
+            )
+        })
+        .collect();
+    filters.push((
+        "locked=yes".into(),
+        GridFilter {
+            locked: Some(true),
+            ..GridFilter::default()
+        },
     ));
-    cases.extend(last_page_cases("no keyword", None, total, 20));
-    for keyword in KEYWORDS {
-        cases.push((
-            format!("count {keyword:?}"),
-            Case::Count(Some(keyword.to_string())),
-        ));
-        cases.push((
-            format!("{keyword:?}, default sort, 20"),
-            grid(Some(keyword), GridSort::Id, true, 20, 0),
-        ));
-        cases.push((
-            format!("{keyword:?}, sort name asc, 200"),
-            grid(Some(keyword), GridSort::Name, false, 200, 0),
-        ));
-    }
-    let (smith, _) = db.customer_count(Some("smith")).await.expect("count");
-    cases.extend(last_page_cases("\"smith\"", Some("smith"), smith, 20));
-    cases
-}
-
-async fn run(db: &Db, case: &Case) -> String {
-    match case {
-        Case::Grid(q) => format!("{} rows", db.customer_grid(q).await.expect("grid").len()),
-        Case::Count(keyword) => {
-            let (count, estimated) = db.customer_count(keyword.as_deref()).await.expect("count");
-            format!("{count}{}", if estimated { " (estimate)" } else { "" })
+    filters.push((
+        "has_tokens=yes".into(),
+        GridFilter {
+            has_tokens: Some(true),
+            ..GridFilter::default()
+        },
+    ));
+    filters.push((
+        "created in 2024".into(),
+        GridFilter {
+            created: TimeRange {
+                from: Some(1_704_067_200),
+                until: Some(1_735_689_600),
+            },
+            ..GridFilter::default()
+        },
+    ));
+    for (name, filter) in filters {
+        for sort in [GridSort::Id, GridSort::Name, GridSort::ApiTokens] {
+            let q = CustomerGridQuery {
+                filter: filter.clone(),
+                sort,
+                descending: false,
+                limit: 200,
+                offset: 0,
+                now: now(),
+            };
+            println!("== {name}, sort {}, 200 rows", sort.code());
+            println!("{}", db.explain_customer_grid(&q).await.expect("plan"));
         }
+        println!("== {name}, bounded count");
+        let plan = db
+            .explain_customer_count(&filter, now(), Some(10_000))
+            .await
+            .expect("plan");
+        println!("{plan}");
     }
-}
-
-async fn plan(db: &Db, case: &Case) -> String {
-    match case {
-        Case::Grid(q) => db.explain_customer_grid(q).await,
-        Case::Count(keyword) => db.explain_customer_count(keyword.as_deref()).await,
-    }
-    .expect("explain")
-}
-
-async fn time(db: &Db, name: String, case: &Case) -> Timing {
-    let mut rows = String::new();
-    for _ in 0..WARM_UP {
-        rows = run(db, case).await;
-    }
-    let mut samples: Vec<Duration> = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        let started = Instant::now();
-        run(db, case).await;
-        samples.push(started.elapsed());
-    }
-    samples.sort();
-    Timing {
-        name,
-        median: samples[RUNS / 2],
-        p95: samples[(RUNS * 95).div_ceil(100) - 1],
-        rows,
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
+    db.close().await;
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL names the filled store to measure (sqlite://… or postgres://…)");
-    let show_plans = std::env::var_os("GRID_BENCH_PLANS").is_some();
-    let db = Db::connect(&url).await.expect("connect");
     let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let cases = cases(&db).await;
-    println!(
-        "backend: {}, {RUNS} runs per case after {WARM_UP} warm-up runs",
-        db.backend_name()
-    );
-    println!("| case | median ms | p95 ms | result |");
-    println!("| --- | ---: | ---: | --- |");
-    for (name, case) in &cases {
-        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
-            continue;
-        }
-        let t = time(&db, name.clone(), case).await;
-        println!(
-            "| {} | {} | {} | {} |",
-            t.name,
-            ms(t.median),
-            ms(t.p95),
-            t.rows
-        );
-        if show_plans {
-            for line in plan(&db, case).await.lines() {
-                println!("    {line}");
-            }
-        }
+    if std::env::var_os("GRID_BENCH_PLANS").is_some() {
+        let url = std::env::var("DATABASE_URL").expect("DATABASE_URL for the plans");
+        plans(&url).await;
+        return;
     }
-    db.close().await;
+    let base = std::env::var("BENCH_BASE_URL")
+        .expect("BENCH_BASE_URL names the release server to measure (http://127.0.0.1:8080)");
+    http_bench(base.trim_end_matches('/'), filter.as_deref()).await;
 }

@@ -31,6 +31,8 @@ pub enum Permission {
     EditSecuritySettings,
     /// The audit log as CSV.
     ExportAudit,
+    /// Download the grid's customers as CSV: every matching row at once.
+    ExportCustomers,
 }
 
 impl Role {

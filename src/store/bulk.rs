@@ -96,10 +96,10 @@ impl Db {
                 // seen, which leaves the exact row count as the estimate and marks
                 // pages all-visible, so counts and deep pages read indexes alone.
                 // Two statements: VACUUM refuses to run inside a multi-statement string.
-                sqlx::query("ANALYZE customers, api_tokens")
+                sqlx::query("ANALYZE customers, api_tokens, customer_search_words")
                     .execute(pool)
                     .await?;
-                sqlx::query("VACUUM customers, api_tokens")
+                sqlx::query("VACUUM customers, api_tokens, customer_search_words")
                     .execute(pool)
                     .await?;
             }

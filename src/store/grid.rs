@@ -1,9 +1,13 @@
-//! The All Customers grid: one page of customers, and how many match.
+//! The All Customers grid: the customers matching a keyword and filters, one
+//! page of them or all of them in chunks (the export), and how many match.
 //!
-//! It must stay fast at a million customers on both stores (see benches/grid.rs),
-//! so every query is served by an index: keyword search is a prefix range on
-//! the lower-cased keys, each sort is an index ending in `id`, and the page is cut
-//! before anything per row (the active token count) is computed.
+//! It must stay fast at a million customers on both stores (see benches/grid.rs).
+//! Keyword words are found through `customer_search_words` (migration 0030: every
+//! word-boundary suffix of the name and email, cut to 12 characters, kept by
+//! triggers), and checked in full on the rows themselves. A word that matches
+//! few customers drives the query from that table; one that matches many (`j`)
+//! is cheaper checked row by row while the sort index is walked, since a page
+//! then fills after a few hundred rows.
 
 use super::{Db, StoreResult, on_pool};
 
@@ -48,23 +52,56 @@ impl GridSort {
         GridSort::ALL.into_iter().find(|s| s.code() == code)
     }
 
-    fn column(self) -> &'static str {
-        match self {
+    /// The indexed column, or `None` for the live token count, which depends on
+    /// the time and is sorted from the live tokens themselves (`token_sorted_ids`).
+    fn column(self) -> Option<&'static str> {
+        Some(match self {
             GridSort::Id => "id",
             GridSort::Name => "name_key",
             GridSort::Email => "email_key",
             GridSort::CreatedAt => "created_at",
             GridSort::LastSignIn => "last_sign_in_at",
             GridSort::Locked => "locked_until",
-            GridSort::ApiTokens => "api_token_count",
-        }
+            GridSort::ApiTokens => return None,
+        })
+    }
+
+    fn nullable(self) -> bool {
+        matches!(self, GridSort::LastSignIn | GridSort::Locked)
+    }
+}
+
+/// Unix seconds: `from` inclusive, `until` exclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// Which customers a grid view (or its export) shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GridFilter {
+    /// Lower-cased keyword words; each must start the name or the email at a
+    /// word boundary.
+    pub words: Vec<String>,
+    pub locked: Option<bool>,
+    /// Holds at least one live API token.
+    pub has_tokens: Option<bool>,
+    /// Has signed in at least once.
+    pub signed_in: Option<bool>,
+    pub created: TimeRange,
+    pub last_sign_in: TimeRange,
+}
+
+impl GridFilter {
+    pub fn is_empty(&self) -> bool {
+        *self == GridFilter::default()
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct CustomerGridQuery {
-    /// Lower-cased keyword: a prefix of the email, the full name or the last name.
-    pub keyword: Option<String>,
+    pub filter: GridFilter,
     pub sort: GridSort,
     pub descending: bool,
     pub limit: i64,
@@ -82,6 +119,84 @@ pub struct CustomerGridRow {
     pub last_sign_in_at: Option<i64>,
     pub locked_until: Option<i64>,
     pub active_api_tokens: i64,
+    pub name_key: String,
+    pub email_key: String,
+}
+
+/// How many customers a view matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GridCount {
+    Exact(i64),
+    /// More than this many: counting stopped at the bound.
+    MoreThan(i64),
+    /// PostgreSQL's planner estimate of the whole table.
+    Estimate(i64),
+}
+
+impl GridCount {
+    /// A number to page by: the count, or the bound it passed.
+    pub fn value(self) -> i64 {
+        match self {
+            GridCount::Exact(n) | GridCount::MoreThan(n) | GridCount::Estimate(n) => n,
+        }
+    }
+}
+
+/// Characters of each stored search word (see migration 0030).
+const WORD_KEY_CHARS: usize = 12;
+/// A keyword word matching at most this many stored words always drives the
+/// query from the word table; up to `WORD_TABLE_MAX` when the page lies so deep
+/// that walking the sort index would check more rows (see `lookup`); above it,
+/// rows are checked along the sort index.
+const WORD_TABLE_LIMIT: i64 = 20_000;
+const WORD_TABLE_MAX: i64 = 200_000;
+/// Characters that end a word in a name or an email; a keyword word starts
+/// right after one of them (or at the start).
+pub const WORD_SEPARATORS: [char; 6] = [' ', '@', '.', '-', '_', '+'];
+/// Rows per export statement.
+const EXPORT_CHUNK: i64 = 2_000;
+
+const ROW_COLUMNS: &str = "c.id, c.email, c.firstname, c.lastname, c.created_at, c.last_sign_in_at, \
+     c.locked_until, c.name_key, c.email_key";
+
+/// A bound value; placeholders are numbered in the order they are pushed.
+#[derive(Debug, Clone)]
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL text and its arguments, built together so numbering cannot drift.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    fn arg(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+    fn int(&mut self, value: i64) -> String {
+        self.arg(Arg::Int(value))
+    }
+    fn text(&mut self, value: &str) -> String {
+        self.arg(Arg::Text(value.to_string()))
+    }
+}
+
+macro_rules! bind_args {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::Int(value) => query.bind(*value),
+                Arg::Text(value) => query.bind(value.clone()),
+            };
+        }
+        query
+    }};
 }
 
 /// The upper bound of a prefix range: "abc" → "abd", so `key >= 'abc' AND key < 'abd'`
@@ -100,51 +215,37 @@ fn prefix_upper_bound(prefix: &str) -> String {
     String::from(char::MAX)
 }
 
-/// Customers whose email, full name, last name or surname (the last name's last
-/// word) lies in the prefix range `$4`..`$5`.
-const KEYWORD_FILTER: &str = "WHERE (email_key >= $4 AND email_key < $5) \
-     OR (name_key >= $4 AND name_key < $5) \
-     OR (lastname_key >= $4 AND lastname_key < $5) \
-     OR (surname_key >= $4 AND surname_key < $5)";
-
-/// `$1` now, `$2` limit, `$3` offset, `$4`/`$5` the keyword range.
-///
-/// The inner query picks the page's ids only, so the rows it skips (a deep page's
-/// OFFSET) are read from the sort column's `(column, id)` index alone, without
-/// touching the table; the outer query then reads just the page's rows. CROSS
-/// JOIN keeps SQLite from turning this inside out (scanning every customer in
-/// sort order and probing the page), which its planner otherwise prefers; for
-/// PostgreSQL it is a plain join.
-fn grid_sql(q: &CustomerGridQuery) -> String {
-    let dir = if q.descending { "DESC" } else { "ASC" };
-    let col = q.sort.column();
-    let filter = if q.keyword.is_some() {
-        KEYWORD_FILTER
-    } else {
-        ""
-    };
-    let live = super::api_tokens::live_token("$1");
-    format!(
-        "SELECT c.id, c.email, c.firstname, c.lastname, c.created_at, c.last_sign_in_at, c.locked_until, \
-         (SELECT COUNT(*) FROM api_tokens t WHERE t.customer_id = c.id AND {live}) AS active_api_tokens \
-         FROM (SELECT id FROM customers {filter} ORDER BY {col} {dir}, id {dir} LIMIT $2 OFFSET $3) page \
-         CROSS JOIN customers c WHERE c.id = page.id \
-         ORDER BY c.{col} {dir}, c.id {dir}"
-    )
+/// The stored-word range `[low, high)` that holds every customer a keyword word
+/// can match.
+fn word_range(word: &str) -> (String, String) {
+    let key: String = word.chars().take(WORD_KEY_CHARS).collect();
+    let high = prefix_upper_bound(&key);
+    (key, high)
 }
 
-/// `$1`/`$2` the keyword range. With a keyword, the ids of the four prefix
-/// ranges are merged: each range is read from its index alone (every key index
-/// carries the id), where an OR would fetch each matching row from the table.
-fn count_sql(keyword: Option<&str>) -> &'static str {
-    if keyword.is_some() {
-        "SELECT COUNT(*) FROM (\
-         SELECT id FROM customers WHERE email_key >= $1 AND email_key < $2 \
-         UNION SELECT id FROM customers WHERE name_key >= $1 AND name_key < $2 \
-         UNION SELECT id FROM customers WHERE lastname_key >= $1 AND lastname_key < $2 \
-         UNION SELECT id FROM customers WHERE surname_key >= $1 AND surname_key < $2) matches"
-    } else {
-        "SELECT COUNT(*) FROM customers"
+/// Where a query starts: from the word table by one of the keyword's words,
+/// from the index of a selective filter, or by walking the sort index and
+/// checking each row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    WordTable(usize),
+    Locked,
+    LiveTokens,
+    Created,
+    LastSignIn,
+    Rows,
+}
+
+impl Lookup {
+    /// The SQLite index that serves a filter lookup (named with INDEXED BY,
+    /// since SQLite's planner would rather walk the sort index).
+    fn sqlite_index(self) -> Option<&'static str> {
+        match self {
+            Lookup::Locked => Some("customers_locked_until"),
+            Lookup::Created => Some("customers_created_at"),
+            Lookup::LastSignIn => Some("customers_last_sign_in_at"),
+            _ => None,
+        }
     }
 }
 
@@ -169,106 +270,797 @@ pub(super) fn keyword_range(keyword: &str) -> (String, String) {
     (keyword.to_string(), prefix_upper_bound(keyword))
 }
 
-/// Binds the grid's parameters in the order `grid_sql` numbers them.
-macro_rules! bind_grid {
-    ($query:expr, $q:expr) => {{
-        let q: &CustomerGridQuery = $q;
-        let query = $query.bind(q.now).bind(q.limit).bind(q.offset);
-        match &q.keyword {
-            Some(keyword) => query
-                .bind(keyword.clone())
-                .bind(prefix_upper_bound(keyword)),
-            None => query,
-        }
-    }};
-}
-
-/// Binds the count's parameters: the keyword range, if any.
-macro_rules! bind_count {
-    ($query:expr, $keyword:expr) => {{
-        let keyword: Option<&str> = $keyword;
-        match keyword {
-            Some(keyword) => $query
-                .bind(keyword.to_string())
-                .bind(prefix_upper_bound(keyword)),
-            None => $query,
-        }
-    }};
-}
-
 impl Db {
-    /// One page of the All Customers grid, in the requested order.
-    pub async fn customer_grid(&self, q: &CustomerGridQuery) -> StoreResult<Vec<CustomerGridRow>> {
-        let sql = grid_sql(q);
-        Ok(on_pool!(self, |pool| bind_grid!(sqlx::query_as(&sql), q)
-            .fetch_all(pool)
-            .await)?)
+    fn contains_fn(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "instr",
+            Db::Postgres(_) => "strpos",
+        }
     }
 
-    /// The number of customers matching the keyword; with no keyword on a large
-    /// PostgreSQL table, the planner's estimate (flagged as such) instead of a scan.
-    pub async fn customer_count(&self, keyword: Option<&str>) -> StoreResult<(i64, bool)> {
-        if keyword.is_none()
-            && let Db::Postgres(pool) = self
+    /// The ORDER BY expression for a sort column. Driven by the word table, the
+    /// matches are few: sort them rather than walk the sort index (SQLite's
+    /// planner would otherwise walk it; the unary + keeps it off the index).
+    fn sort_expr(&self, column: &str, lookup: Lookup) -> String {
+        match (self, lookup) {
+            (Db::Sqlite(_), Lookup::Rows) | (Db::Postgres(_), _) => format!("c.{column}"),
+            (Db::Sqlite(_), _) => format!("+c.{column}"),
+        }
+    }
+
+    /// `customers c`, on SQLite held to the index of a filter lookup.
+    fn customers_from(&self, lookup: Lookup) -> String {
+        match (self, lookup.sqlite_index()) {
+            (Db::Sqlite(_), Some(index)) => format!("customers c INDEXED BY {index}"),
+            _ => "customers c".to_string(),
+        }
+    }
+
+    /// `customers c` for a query read in `column` order. Walking (no lookup),
+    /// SQLite is held to the sort index: without histograms its planner may
+    /// take a wide date range's index and sort a sixth of the table instead.
+    fn customers_in_order(&self, lookup: Lookup, column: &str) -> String {
+        if !matches!((self, lookup), (Db::Sqlite(_), Lookup::Rows)) {
+            return self.customers_from(lookup);
+        }
+        match column {
+            "id" => "customers c NOT INDEXED".to_string(),
+            "name_key" => "customers c INDEXED BY customers_name_key".to_string(),
+            "email_key" => "customers c INDEXED BY customers_email_key".to_string(),
+            other => format!("customers c INDEXED BY customers_{other}"),
+        }
+    }
+
+    /// True when `word` starts the customer's name or email at a word boundary:
+    /// at the start, or right after a separator.
+    fn word_condition(&self, sql: &mut Sql, word: &str) -> String {
+        let w = sql.text(word);
+        let contains = self.contains_fn();
+        let mut alternatives = Vec::new();
+        for key in ["c.name_key", "c.email_key"] {
+            alternatives.push(format!("{contains}(' ' || {key}, ' ' || {w}) > 0"));
+            for sep in WORD_SEPARATORS.iter().skip(1) {
+                alternatives.push(format!("{contains}({key}, '{sep}' || {w}) > 0"));
+            }
+        }
+        format!("({})", alternatives.join(" OR "))
+    }
+
+    /// The filter's conditions on `customers c`, joined with AND ("" when none).
+    fn filter_conditions(
+        &self,
+        sql: &mut Sql,
+        filter: &GridFilter,
+        lookup: Lookup,
+        now: &str,
+    ) -> Vec<String> {
+        let mut conditions = Vec::new();
+        if let Lookup::WordTable(i) = lookup {
+            let (low, high) = word_range(&filter.words[i]);
+            let (low, high) = (sql.text(&low), sql.text(&high));
+            conditions.push(format!(
+                "c.id IN (SELECT customer_id FROM customer_search_words \
+                 WHERE word >= {low} AND word < {high})"
+            ));
+        }
+        if lookup == Lookup::LiveTokens {
+            conditions.push(format!(
+                "c.id IN (SELECT t.customer_id FROM api_tokens t \
+                 WHERE t.revoked_at IS NULL AND t.expires_at > {now})"
+            ));
+        }
+        for word in &filter.words {
+            conditions.push(self.word_condition(sql, word));
+        }
+        match filter.locked {
+            Some(true) => conditions.push(format!("c.locked_until > {now}")),
+            Some(false) => conditions.push(format!(
+                "(c.locked_until IS NULL OR c.locked_until <= {now})"
+            )),
+            None => {}
+        }
+        let live = super::api_tokens::live_token(now);
+        match filter.has_tokens {
+            Some(true) => conditions.push(format!(
+                "EXISTS (SELECT 1 FROM api_tokens t WHERE t.customer_id = c.id AND {live})"
+            )),
+            Some(false) => conditions.push(format!(
+                "NOT EXISTS (SELECT 1 FROM api_tokens t WHERE t.customer_id = c.id AND {live})"
+            )),
+            None => {}
+        }
+        match filter.signed_in {
+            Some(true) => conditions.push("c.last_sign_in_at IS NOT NULL".to_string()),
+            Some(false) => conditions.push("c.last_sign_in_at IS NULL".to_string()),
+            None => {}
+        }
+        for (column, range) in [
+            ("c.created_at", filter.created),
+            ("c.last_sign_in_at", filter.last_sign_in),
+        ] {
+            if let Some(from) = range.from {
+                let from = sql.int(from);
+                conditions.push(format!("{column} >= {from}"));
+            }
+            if let Some(until) = range.until {
+                let until = sql.int(until);
+                conditions.push(format!("{column} < {until}"));
+            }
+        }
+        conditions
+    }
+
+    /// How many rows (at most `limit`) a probe query counts.
+    async fn probe(&self, sql: &str, args: &[Arg], limit: i64) -> StoreResult<i64> {
+        let sql = format!("SELECT COUNT(*) FROM ({sql} LIMIT {limit}) p");
+        Ok(on_pool!(self, |pool| bind_args!(
+            sqlx::query_scalar(&sql),
+            args
+        )
+        .fetch_one(pool)
+        .await)?)
+    }
+
+    /// The filter lookups that apply, each with at most `WORD_TABLE_LIMIT + 1`
+    /// of its index entries counted.
+    async fn filter_lookups(
+        &self,
+        filter: &GridFilter,
+        now: i64,
+    ) -> StoreResult<Vec<(i64, Lookup)>> {
+        let limit = WORD_TABLE_LIMIT + 1;
+        let mut found = Vec::new();
+        if filter.locked == Some(true) {
+            let sql = "SELECT 1 FROM customers WHERE locked_until > $1";
+            found.push((
+                self.probe(sql, &[Arg::Int(now)], limit).await?,
+                Lookup::Locked,
+            ));
+        }
+        if filter.has_tokens == Some(true) {
+            let sql = "SELECT 1 FROM api_tokens WHERE revoked_at IS NULL AND expires_at > $1";
+            found.push((
+                self.probe(sql, &[Arg::Int(now)], limit).await?,
+                Lookup::LiveTokens,
+            ));
+        }
+        for (range, column, lookup) in [
+            (filter.created, "created_at", Lookup::Created),
+            (filter.last_sign_in, "last_sign_in_at", Lookup::LastSignIn),
+        ] {
+            if range.from.is_some() || range.until.is_some() {
+                let sql = format!("SELECT 1 FROM customers WHERE {column} >= $1 AND {column} < $2");
+                let args = [
+                    Arg::Int(range.from.unwrap_or(i64::MIN)),
+                    Arg::Int(range.until.unwrap_or(i64::MAX)),
+                ];
+                found.push((self.probe(&sql, &args, limit).await?, lookup));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Picks the lookup for a query that needs the first `depth` matches in
+    /// sort order (0: all of them, read in chunks). A filter or keyword word with
+    /// few index entries always starts the query. Otherwise, walking the sort
+    /// index and checking rows costs about `depth × customers / matches` rows,
+    /// and starting from the word table about `matches` rows plus a sort; the
+    /// word with the fewest stored words stands for the matches.
+    async fn lookup(&self, filter: &GridFilter, now: i64, depth: i64) -> StoreResult<Lookup> {
+        let word_entries = |i: usize, limit: i64| {
+            let (low, high) = word_range(&filter.words[i]);
+            let sql = "SELECT 1 FROM customer_search_words WHERE word >= $1 AND word < $2";
+            async move {
+                self.probe(sql, &[Arg::Text(low), Arg::Text(high)], limit)
+                    .await
+            }
+        };
+        // First a cheap probe of each word, up to the small limit.
+        let mut best: Option<(i64, usize)> = None;
+        for i in 0..filter.words.len() {
+            let n = word_entries(i, WORD_TABLE_LIMIT + 1).await?;
+            if best.is_none_or(|(fewest, _)| n < fewest) {
+                best = Some((n, i));
+            }
+        }
+        let mut small: Vec<(i64, Lookup)> = self.filter_lookups(filter, now).await?;
+        if let Some((entries, i)) = best {
+            small.push((entries, Lookup::WordTable(i)));
+        }
+        if let Some(&(n, lookup)) = small.iter().min_by_key(|(n, _)| *n)
+            && n <= WORD_TABLE_LIMIT
         {
+            return Ok(lookup);
+        }
+        // Only a page deep enough that the walk would outgrow the small limit
+        // makes reading a larger word range worth a look.
+        if best.is_none() || depth == 0 {
+            return Ok(Lookup::Rows);
+        }
+        let customers: i64 = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) FROM customers"
+        )
+        .fetch_one(pool)
+        .await)?;
+        if depth.saturating_mul(customers) / WORD_TABLE_LIMIT <= WORD_TABLE_LIMIT {
+            return Ok(Lookup::Rows);
+        }
+        // Every word passed the small limit: count each further to find the
+        // rarest (they tie at the limit).
+        let mut rarest: Option<(i64, usize)> = None;
+        for i in 0..filter.words.len() {
+            let n = word_entries(i, WORD_TABLE_MAX + 1).await?;
+            if rarest.is_none_or(|(fewest, _)| n < fewest) {
+                rarest = Some((n, i));
+            }
+        }
+        let Some((entries, i)) = rarest.filter(|(n, _)| *n <= WORD_TABLE_MAX) else {
+            return Ok(Lookup::Rows);
+        };
+        // A customer usually holds a word twice (name and email): the walk
+        // meets a match about every `customers / (entries / 2)` rows.
+        let walk = depth.saturating_mul(customers) / (entries / 2).max(1);
+        Ok(if walk > entries {
+            Lookup::WordTable(i)
+        } else {
+            Lookup::Rows
+        })
+    }
+
+    /// `SELECT c.id FROM customers c WHERE … ORDER BY …` with the page's limit
+    /// and offset; for any sort but the token count.
+    fn page_ids_sql(&self, q: &CustomerGridQuery, lookup: Lookup, extra: &[String]) -> Sql {
+        let mut sql = Sql::default();
+        let now = sql.int(q.now);
+        let mut conditions = self.filter_conditions(&mut sql, &q.filter, lookup, &now);
+        conditions.extend(extra.iter().cloned());
+        let column = q.sort.column().unwrap_or("id");
+        let dir = if q.descending { "DESC" } else { "ASC" };
+        let sort_column = self.sort_expr(column, lookup);
+        let (limit, offset) = (sql.int(q.limit), sql.int(q.offset));
+        sql.text = format!(
+            "SELECT c.id FROM {} {} ORDER BY {sort_column} {dir}, c.id {dir} \
+             LIMIT {limit} OFFSET {offset}",
+            self.customers_in_order(lookup, column),
+            where_clause(&conditions)
+        );
+        sql
+    }
+
+    /// One page of the All Customers grid, in the requested order.
+    pub async fn customer_grid(&self, q: &CustomerGridQuery) -> StoreResult<Vec<CustomerGridRow>> {
+        let lookup = self.lookup(&q.filter, q.now, q.offset + q.limit).await?;
+        let ids = if q.sort == GridSort::ApiTokens {
+            self.token_sorted_ids(q, lookup).await?
+        } else {
+            let sql = self.page_ids_sql(q, lookup, &[]);
+            self.ids(&sql).await?
+        };
+        self.rows_in_order(&ids, q.now).await
+    }
+
+    async fn ids(&self, sql: &Sql) -> StoreResult<Vec<i64>> {
+        Ok(on_pool!(self, |pool| bind_args!(
+            sqlx::query_scalar(&sql.text),
+            &sql.args
+        )
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// The rows of `ids`, in that order, with their live token counts.
+    async fn rows_in_order(&self, ids: &[i64], now: i64) -> StoreResult<Vec<CustomerGridRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::default();
+        let now = sql.int(now);
+        let list: Vec<String> = ids.iter().map(|id| sql.int(*id)).collect();
+        let live = super::api_tokens::live_token(&now);
+        sql.text = format!(
+            "SELECT {ROW_COLUMNS}, \
+             (SELECT COUNT(*) FROM api_tokens t WHERE t.customer_id = c.id AND {live}) AS active_api_tokens \
+             FROM customers c WHERE c.id IN ({})",
+            list.join(", ")
+        );
+        let mut rows: Vec<CustomerGridRow> = on_pool!(self, |pool| bind_args!(
+            sqlx::query_as(&sql.text),
+            &sql.args
+        )
+        .fetch_all(pool)
+        .await)?;
+        let position: std::collections::HashMap<i64, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        rows.sort_by_key(|row| position.get(&row.id).copied());
+        Ok(rows)
+    }
+
+    /// The page's ids sorted by live token count, then id. The customers holding
+    /// a live token are found from the live-token index and ranked by the
+    /// store (a shop has few of them at a time: tokens live hours); everyone
+    /// else has 0 and follows (descending) or precedes (ascending) them in id order.
+    async fn token_sorted_ids(
+        &self,
+        q: &CustomerGridQuery,
+        lookup: Lookup,
+    ) -> StoreResult<Vec<i64>> {
+        let zero_page = |offset: i64, limit: i64| {
+            let mut sql = Sql::default();
+            let now = sql.int(q.now);
+            let mut conditions = self.filter_conditions(&mut sql, &q.filter, lookup, &now);
+            conditions.push(no_live_token(&now));
+            let dir = if q.descending { "DESC" } else { "ASC" };
+            let (limit, offset) = (sql.int(limit), sql.int(offset));
+            sql.text = format!(
+                "SELECT c.id FROM {} {} ORDER BY c.id {dir} LIMIT {limit} OFFSET {offset}",
+                self.customers_in_order(lookup, "id"),
+                where_clause(&conditions)
+            );
+            sql
+        };
+        let (offset, limit) = (q.offset, q.limit);
+        if q.descending {
+            // Holders first, then the rest.
+            let (top, holders) = self
+                .token_holders(&q.filter, lookup, q.now, true, Some(offset + limit))
+                .await?;
+            let mut ids: Vec<i64> = top
+                .into_iter()
+                .skip(offset as usize)
+                .map(|(id, _)| id)
+                .collect();
+            let missing = limit - ids.len() as i64;
+            if missing > 0 {
+                let zero_offset = (offset - holders).max(0);
+                ids.extend(self.ids(&zero_page(zero_offset, missing)).await?);
+            }
+            Ok(ids)
+        } else {
+            // The rest first, then the holders.
+            let mut ids = self.ids(&zero_page(offset, limit)).await?;
+            let missing = limit - ids.len() as i64;
+            if missing > 0 {
+                let zeros = if ids.is_empty() {
+                    self.count_zero_token(q, lookup).await?
+                } else {
+                    offset + ids.len() as i64
+                };
+                let skip = (offset + ids.len() as i64 - zeros).max(0);
+                let (top, _) = self
+                    .token_holders(&q.filter, lookup, q.now, false, Some(skip + missing))
+                    .await?;
+                ids.extend(top.into_iter().skip(skip as usize).map(|(id, _)| id));
+            }
+            Ok(ids)
+        }
+    }
+
+    async fn count_zero_token(&self, q: &CustomerGridQuery, lookup: Lookup) -> StoreResult<i64> {
+        let mut sql = Sql::default();
+        let now = sql.int(q.now);
+        let mut conditions = self.filter_conditions(&mut sql, &q.filter, lookup, &now);
+        conditions.push(no_live_token(&now));
+        sql.text = format!(
+            "SELECT COUNT(*) FROM {} {}",
+            self.customers_from(lookup),
+            where_clause(&conditions)
+        );
+        self.scalar(&sql).await
+    }
+
+    /// The matching customers holding live tokens with their live count, ranked
+    /// by (count, id) in the grid's direction: the first `top` of them (all
+    /// without it), and how many there are in all.
+    async fn token_holders(
+        &self,
+        filter: &GridFilter,
+        lookup: Lookup,
+        now: i64,
+        descending: bool,
+        top: Option<i64>,
+    ) -> StoreResult<(Vec<(i64, i64)>, i64)> {
+        let sql = self.token_holders_sql(filter, lookup, now, descending, top);
+        let rows: Vec<(i64, i64, i64)> = on_pool!(self, |pool| bind_args!(
+            sqlx::query_as(&sql.text),
+            &sql.args
+        )
+        .fetch_all(pool)
+        .await)?;
+        let holders = rows.first().map_or(0, |row| row.2);
+        Ok((
+            rows.into_iter().map(|(id, live, _)| (id, live)).collect(),
+            holders,
+        ))
+    }
+
+    fn token_holders_sql(
+        &self,
+        filter: &GridFilter,
+        lookup: Lookup,
+        now: i64,
+        descending: bool,
+        top: Option<i64>,
+    ) -> Sql {
+        let mut sql = Sql::default();
+        let now = sql.int(now);
+        let mut conditions = self.filter_conditions(&mut sql, filter, lookup, &now);
+        conditions.push(super::api_tokens::live_token(&now));
+        let dir = if descending { "DESC" } else { "ASC" };
+        let limit = match top {
+            Some(top) => format!("LIMIT {}", sql.int(top)),
+            None => String::new(),
+        };
+        sql.text = format!(
+            "SELECT t.customer_id, COUNT(*) AS live, COUNT(*) OVER () AS holders \
+             FROM api_tokens t JOIN customers c ON c.id = t.customer_id \
+             {} GROUP BY t.customer_id ORDER BY live {dir}, t.customer_id {dir} {limit}",
+            where_clause(&conditions)
+        );
+        sql
+    }
+
+    async fn scalar(&self, sql: &Sql) -> StoreResult<i64> {
+        Ok(on_pool!(self, |pool| bind_args!(
+            sqlx::query_scalar(&sql.text),
+            &sql.args
+        )
+        .fetch_one(pool)
+        .await)?)
+    }
+
+    /// How many customers match. Without a filter: the whole table (on a large
+    /// PostgreSQL table the planner's estimate instead of a scan). With one:
+    /// counted up to `bound` (then `MoreThan`), or exactly when `bound` is None.
+    pub async fn customer_count(
+        &self,
+        filter: &GridFilter,
+        now: i64,
+        bound: Option<i64>,
+    ) -> StoreResult<GridCount> {
+        if filter.is_empty() {
+            return self.customers_total().await;
+        }
+        if let Some(count) = self.word_table_count(filter, bound).await? {
+            return Ok(count);
+        }
+        let lookup = self.lookup(filter, now, count_depth(bound)).await?;
+        let sql = self.count_sql(filter, lookup, now, bound);
+        let n = self.scalar(&sql).await?;
+        Ok(match bound {
+            Some(bound) if n > bound => GridCount::MoreThan(bound),
+            _ => GridCount::Exact(n),
+        })
+    }
+
+    /// A lone keyword word no longer than the stored words, and nothing else:
+    /// the word table alone answers, reading a bounded stretch of its index.
+    /// (A customer can hold several words in the range, so a stretch of twice
+    /// the bound is read and its distinct customers counted.)
+    async fn word_table_count(
+        &self,
+        filter: &GridFilter,
+        bound: Option<i64>,
+    ) -> StoreResult<Option<GridCount>> {
+        let Some(bound) = bound else { return Ok(None) };
+        let [word] = filter.words.as_slice() else {
+            return Ok(None);
+        };
+        let alone = GridFilter {
+            words: filter.words.clone(),
+            ..GridFilter::default()
+        };
+        if *filter != alone || word.chars().count() > WORD_KEY_CHARS {
+            return Ok(None);
+        }
+        let (low, high) = word_range(word);
+        let stretch = 2 * (bound + 1);
+        let sql = "SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM (SELECT customer_id \
+                   FROM customer_search_words WHERE word >= $1 AND word < $2 LIMIT $3) m";
+        let (read, customers): (i64, i64) = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(&low)
+            .bind(&high)
+            .bind(stretch)
+            .fetch_one(pool)
+            .await)?;
+        Ok(if customers > bound {
+            Some(GridCount::MoreThan(bound))
+        } else if read < stretch {
+            Some(GridCount::Exact(customers))
+        } else {
+            None
+        })
+    }
+
+    fn count_sql(&self, filter: &GridFilter, lookup: Lookup, now: i64, bound: Option<i64>) -> Sql {
+        let mut sql = Sql::default();
+        let now = sql.int(now);
+        let conditions = self.filter_conditions(&mut sql, filter, lookup, &now);
+        let matches = format!(
+            "SELECT 1 FROM {} {}",
+            self.customers_from(lookup),
+            where_clause(&conditions)
+        );
+        sql.text = match bound {
+            Some(bound) => {
+                let limit = sql.int(bound + 1);
+                format!("SELECT COUNT(*) FROM ({matches} LIMIT {limit}) m")
+            }
+            None => format!("SELECT COUNT(*) FROM ({matches}) m"),
+        };
+        sql
+    }
+
+    async fn customers_total(&self) -> StoreResult<GridCount> {
+        if let Db::Postgres(pool) = self {
             let estimate: Option<f32> = sqlx::query_scalar(
                 "SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass",
             )
             .fetch_optional(pool)
             .await?;
             if let Some(estimate) = estimate.filter(|e| *e >= 100_000.0) {
-                return Ok((estimate as i64, true));
+                return Ok(GridCount::Estimate(estimate as i64));
             }
         }
-        let sql = count_sql(keyword);
-        let count: i64 = on_pool!(self, |pool| bind_count!(sqlx::query_scalar(sql), keyword)
-            .fetch_one(pool)
-            .await)?;
-        Ok((count, false))
+        let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM customers"
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(GridCount::Exact(n))
+    }
+
+    /// Starts reading every matching customer in grid order, a chunk at a time.
+    pub async fn customer_export(
+        &self,
+        filter: GridFilter,
+        sort: GridSort,
+        descending: bool,
+        now: i64,
+    ) -> StoreResult<GridExport> {
+        let lookup = self.lookup(&filter, now, 0).await?;
+        let (phases, holders) = if sort == GridSort::ApiTokens {
+            let (holders, _) = self
+                .token_holders(&filter, lookup, now, descending, None)
+                .await?;
+            let ids: Vec<i64> = holders.into_iter().map(|(id, _)| id).collect();
+            let phases = if descending {
+                vec![Phase::Holders, Phase::ZeroTokens]
+            } else {
+                vec![Phase::ZeroTokens, Phase::Holders]
+            };
+            (phases, ids)
+        } else if sort.nullable() {
+            // Each store's own NULL order: SQLite puts NULL first ascending,
+            // PostgreSQL last.
+            let nulls_first = matches!(self, Db::Sqlite(_)) != descending;
+            let phases = if nulls_first {
+                vec![Phase::Null, Phase::Values]
+            } else {
+                vec![Phase::Values, Phase::Null]
+            };
+            (phases, Vec::new())
+        } else {
+            (vec![Phase::Values], Vec::new())
+        };
+        Ok(GridExport {
+            db: self.clone(),
+            filter,
+            sort,
+            descending,
+            now,
+            lookup,
+            phases,
+            holders,
+            after: None,
+        })
     }
 
     /// The query plan of `customer_grid`, for the benchmark: SQLite's `EXPLAIN
     /// QUERY PLAN`, PostgreSQL's `EXPLAIN ANALYZE` (which runs the query).
     pub async fn explain_customer_grid(&self, q: &CustomerGridQuery) -> StoreResult<String> {
-        let sql = grid_sql(q);
-        match self {
-            Db::Sqlite(pool) => {
-                let explain = format!("EXPLAIN QUERY PLAN {sql}");
-                let rows: Vec<(i64, i64, i64, String)> = bind_grid!(sqlx::query_as(&explain), q)
-                    .fetch_all(pool)
-                    .await?;
-                Ok(sqlite_plan(rows))
-            }
-            Db::Postgres(pool) => {
-                let explain = format!("EXPLAIN ANALYZE {sql}");
-                let lines: Vec<String> = bind_grid!(sqlx::query_scalar(&explain), q)
-                    .fetch_all(pool)
-                    .await?;
-                Ok(lines.join("\n"))
-            }
-        }
+        let lookup = self.lookup(&q.filter, q.now, q.offset + q.limit).await?;
+        let sql = if q.sort == GridSort::ApiTokens {
+            let top = Some(q.offset + q.limit);
+            self.token_holders_sql(&q.filter, lookup, q.now, q.descending, top)
+        } else {
+            self.page_ids_sql(q, lookup, &[])
+        };
+        self.explain(&sql, lookup).await
     }
 
-    /// The query plan of `customer_count` (see `explain_customer_grid`).
-    pub async fn explain_customer_count(&self, keyword: Option<&str>) -> StoreResult<String> {
-        let sql = count_sql(keyword);
-        match self {
+    /// The query plan of a bounded `customer_count` (see `explain_customer_grid`).
+    pub async fn explain_customer_count(
+        &self,
+        filter: &GridFilter,
+        now: i64,
+        bound: Option<i64>,
+    ) -> StoreResult<String> {
+        let lookup = self.lookup(filter, now, count_depth(bound)).await?;
+        let sql = self.count_sql(filter, lookup, now, bound);
+        self.explain(&sql, lookup).await
+    }
+
+    async fn explain(&self, sql: &Sql, lookup: Lookup) -> StoreResult<String> {
+        let head = format!("lookup: {lookup:?}");
+        let plan = match self {
             Db::Sqlite(pool) => {
-                let explain = format!("EXPLAIN QUERY PLAN {sql}");
+                let explain = format!("EXPLAIN QUERY PLAN {}", sql.text);
                 let rows: Vec<(i64, i64, i64, String)> =
-                    bind_count!(sqlx::query_as(&explain), keyword)
+                    bind_args!(sqlx::query_as(&explain), &sql.args)
                         .fetch_all(pool)
                         .await?;
-                Ok(sqlite_plan(rows))
+                sqlite_plan(rows)
             }
             Db::Postgres(pool) => {
-                let explain = format!("EXPLAIN ANALYZE {sql}");
-                let lines: Vec<String> = bind_count!(sqlx::query_scalar(&explain), keyword)
+                let explain = format!("EXPLAIN ANALYZE {}", sql.text);
+                let lines: Vec<String> = bind_args!(sqlx::query_scalar(&explain), &sql.args)
                     .fetch_all(pool)
                     .await?;
-                Ok(lines.join("\n"))
+                lines.join("\n")
             }
+        };
+        Ok(format!("{head}\n{plan}"))
+    }
+}
+
+/// How many matches a count needs to see: one past its bound, or every one.
+fn count_depth(bound: Option<i64>) -> i64 {
+    bound.map_or(i64::MAX, |bound| bound + 1)
+}
+
+fn no_live_token(now: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM api_tokens t WHERE t.customer_id = c.id AND {})",
+        super::api_tokens::live_token(now)
+    )
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// A part of the export order: rows with a value in the sort column, rows
+/// without one (NULL), and for the token sort the live-token holders and the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Values,
+    Null,
+    Holders,
+    ZeroTokens,
+}
+
+/// Where the export stopped: the last row's sort value and id.
+#[derive(Debug, Clone)]
+enum After {
+    Value(Arg, i64),
+    Id(i64),
+    Position(usize),
+}
+
+/// Every matching customer in grid order, read in chunks by keyset (each chunk
+/// starts after the last row of the one before), so nothing holds the table
+/// and no statement skips rows by OFFSET.
+pub struct GridExport {
+    db: Db,
+    filter: GridFilter,
+    sort: GridSort,
+    descending: bool,
+    now: i64,
+    lookup: Lookup,
+    /// Phases still to read, the current one first.
+    phases: Vec<Phase>,
+    /// For the token sort: the holders' ids in order.
+    holders: Vec<i64>,
+    after: Option<After>,
+}
+
+impl GridExport {
+    /// The next rows, or an empty Vec at the end.
+    pub async fn next_chunk(&mut self) -> StoreResult<Vec<CustomerGridRow>> {
+        while let Some(&phase) = self.phases.first() {
+            let rows = self.read(phase).await?;
+            if rows.is_empty() {
+                self.phases.remove(0);
+                self.after = None;
+                continue;
+            }
+            return Ok(rows);
         }
+        Ok(Vec::new())
+    }
+
+    async fn read(&mut self, phase: Phase) -> StoreResult<Vec<CustomerGridRow>> {
+        if phase == Phase::Holders {
+            let start = match self.after {
+                Some(After::Position(p)) => p,
+                _ => 0,
+            };
+            let end = (start + EXPORT_CHUNK as usize).min(self.holders.len());
+            self.after = Some(After::Position(end));
+            return self
+                .db
+                .rows_in_order(&self.holders[start..end], self.now)
+                .await;
+        }
+        let db = &self.db;
+        let mut sql = Sql::default();
+        let now = sql.int(self.now);
+        let mut conditions = db.filter_conditions(&mut sql, &self.filter, self.lookup, &now);
+        let (cmp, dir) = if self.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let column = match phase {
+            Phase::Values => self.sort.column().unwrap_or("id"),
+            _ => "id",
+        };
+        match phase {
+            Phase::Null => {
+                let col = self.sort.column().unwrap_or("id");
+                conditions.push(format!("c.{col} IS NULL"));
+            }
+            Phase::Values if self.sort.nullable() => {
+                conditions.push(format!("c.{column} IS NOT NULL"));
+            }
+            Phase::ZeroTokens => conditions.push(no_live_token(&now)),
+            _ => {}
+        }
+        match &self.after {
+            Some(After::Value(value, id)) => {
+                let (value, id) = (sql.arg(value.clone()), sql.int(*id));
+                conditions.push(format!("(c.{column}, c.id) {cmp} ({value}, {id})"));
+            }
+            Some(After::Id(id)) => {
+                let id = sql.int(*id);
+                conditions.push(format!("c.id {cmp} {id}"));
+            }
+            _ => {}
+        }
+        let sort_column = db.sort_expr(column, self.lookup);
+        let order = if column == "id" {
+            format!("c.id {dir}")
+        } else {
+            format!("{sort_column} {dir}, c.id {dir}")
+        };
+        let limit = sql.int(EXPORT_CHUNK);
+        let live = super::api_tokens::live_token(&now);
+        sql.text = format!(
+            "SELECT {ROW_COLUMNS}, \
+             (SELECT COUNT(*) FROM api_tokens t WHERE t.customer_id = c.id AND {live}) AS active_api_tokens \
+             FROM {} {} ORDER BY {order} LIMIT {limit}",
+            db.customers_in_order(self.lookup, column),
+            where_clause(&conditions)
+        );
+        let rows: Vec<CustomerGridRow> =
+            on_pool!(db, |pool| bind_args!(sqlx::query_as(&sql.text), &sql.args)
+                .fetch_all(pool)
+                .await)?;
+        if let Some(last) = rows.last() {
+            self.after = Some(match (phase, self.sort) {
+                (Phase::Values, GridSort::Name) => {
+                    After::Value(Arg::Text(last.name_key.clone()), last.id)
+                }
+                (Phase::Values, GridSort::Email) => {
+                    After::Value(Arg::Text(last.email_key.clone()), last.id)
+                }
+                (Phase::Values, GridSort::CreatedAt) => {
+                    After::Value(Arg::Int(last.created_at), last.id)
+                }
+                (Phase::Values, GridSort::LastSignIn) => {
+                    After::Value(Arg::Int(last.last_sign_in_at.unwrap_or_default()), last.id)
+                }
+                (Phase::Values, GridSort::Locked) => {
+                    After::Value(Arg::Int(last.locked_until.unwrap_or_default()), last.id)
+                }
+                _ => After::Id(last.id),
+            });
+        }
+        Ok(rows)
     }
 }
 
@@ -289,7 +1081,7 @@ fn sqlite_plan(rows: Vec<(i64, i64, i64, String)>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_upper_bound;
+    use super::{prefix_upper_bound, word_range};
 
     #[test]
     fn prefix_bound_is_the_next_string() {
@@ -299,5 +1091,14 @@ mod tests {
         // Past the surrogate gap, and past the last code point.
         assert_eq!(prefix_upper_bound("a\u{D7FF}"), "a\u{E000}");
         assert_eq!(prefix_upper_bound("a\u{10FFFF}"), "b");
+    }
+
+    #[test]
+    fn long_words_use_the_stored_length() {
+        let (low, high) = word_range("jan.devries@example.com");
+        assert_eq!(
+            (low.as_str(), high.as_str()),
+            ("jan.devries@", "jan.devriesA")
+        );
     }
 }

@@ -27,7 +27,10 @@ pub use bulk::{DemoCustomer, DemoLoader};
 pub use customer_events::{CustomerEventRow, CustomerMailRow};
 pub use customer_sessions::{CustomerSessionRow, NewCustomerSession, SessionOwner};
 pub use customers::{CustomerRow, NewCustomer};
-pub use grid::{CustomerGridQuery, CustomerGridRow, GridSort};
+pub use grid::{
+    CustomerGridQuery, CustomerGridRow, GridCount, GridExport, GridFilter, GridSort, TimeRange,
+    WORD_SEPARATORS,
+};
 pub use import::{ImportWriter, ImportedCustomer};
 pub use jobs::{JobCounts, JobRow, NewJob, SelectionFilter};
 pub use outbox::{ClaimedMail, MailPriority, MailQueueRow, NewMail};

@@ -164,7 +164,16 @@ async fn storefront_sign_in(app: &TestApp, email: &str, password: &str) -> Strin
 }
 
 async fn customer_count(app: &TestApp) -> i64 {
-    app.db().customer_count(None).await.unwrap().0
+    let filter = shop_accounts::store::GridFilter::default();
+    match app
+        .db()
+        .customer_count(&filter, app.state.now(), None)
+        .await
+        .unwrap()
+    {
+        shop_accounts::store::GridCount::Exact(n) => n,
+        other => panic!("expected an exact count, got {other:?}"),
+    }
 }
 
 store_test!(

@@ -12,6 +12,7 @@ mod api;
 mod browser;
 mod bulk;
 mod edge;
+mod grid_filters;
 mod grid_search;
 mod import;
 mod lockout;

@@ -20,6 +20,8 @@ pub const ACTIONS: [&str; 6] = [
     PASSWORD_OPTIONS,
     SETUP,
 ];
+/// A CSV export of the grid; the detail holds the filters and the row count.
+pub const CUSTOMERS_EXPORT: &str = "customers_export";
 
 /// The label of a stored action; an unknown one (written by a newer version)
 /// is shown as stored.
@@ -45,6 +47,7 @@ pub fn label_key(action: &str) -> Option<&'static str> {
         MAGENTO_IMPORT => "admin-action-magento-import",
         crate::jobs::AUDIT_JOB_STARTED => "admin-action-bulk-job-started",
         crate::jobs::AUDIT_JOB_CANCELLED => "admin-action-bulk-job-cancelled",
+        CUSTOMERS_EXPORT => "admin-action-customers-export",
         _ => return None,
     })
 }

@@ -21,9 +21,15 @@ use crate::store::SelectionFilter;
 /// The grid's filters as a bulk selection: every customer the grid would list.
 /// The one place that turns grid parameters into a job's selection (the web
 /// form and the CLI both come through here).
+///
+/// Short of the grid: "all matching" selects by the keyword as a prefix of
+/// the email or a name and leaves the grid's other filters aside.
 pub fn selection_from_grid_params(params: &HashMap<String, String>) -> SelectionFilter {
     SelectionFilter::Matching {
-        keyword: GridParams::parse(params).store_keyword(),
+        keyword: GridParams::parse(params)
+            .0
+            .keyword
+            .map(|k| k.to_lowercase()),
     }
 }
 
@@ -89,7 +95,7 @@ impl BulkForm {
 
     /// The grid this form came from.
     fn grid_href(&self) -> String {
-        GridParams::parse(&self.grid).href()
+        GridParams::parse(&self.grid).0.href()
     }
 }
 
@@ -170,7 +176,7 @@ pub async fn start(admin: SignedInAdmin, body: Bytes) -> AppResult<Response> {
             .await?;
         return Ok(see_other(&back));
     }
-    let described = describe(&admin, &filter, &GridParams::parse(&form.grid));
+    let described = describe(&admin, &filter, &GridParams::parse(&form.grid).0);
     if form.confirmed && form.upto.is_some() {
         let client_ip = admin.visitor.client_ip.to_string();
         let job = jobs::start(

@@ -4,7 +4,10 @@ use askama::Template;
 use axum::extract::{Path, RawQuery};
 use axum::response::Response;
 
-use super::grid::{GridParams, PAGE_SIZES, Pager, Slice};
+use super::grid::{
+    BadParam, COUNT_BOUND, DATE_PARAMS, GridParams, PAGE_SIZES, PageNumber, Pager, Slice, YesNo,
+    group_digits,
+};
 use super::guard::{Allowed, SignedInAdmin, may};
 use super::{parse_id, query_params};
 use crate::accounts::admins::Permission;
@@ -13,7 +16,7 @@ use crate::accounts::lockout;
 use crate::http::errors::{AppError, AppResult};
 use crate::http::page::{PageView, format_date, format_datetime, render};
 use crate::state::AppState;
-use crate::store::{CustomerGridQuery, CustomerGridRow, CustomerRow, GridSort};
+use crate::store::{CustomerGridQuery, CustomerGridRow, CustomerRow, GridCount, GridSort};
 
 /// The customer behind a path id, or 404.
 pub async fn find(state: &AppState, raw_id: &str) -> AppResult<CustomerRow> {
@@ -49,6 +52,27 @@ struct PageSizeOption {
     selected: bool,
 }
 
+/// One `<option>` of a filter's `<select>`.
+struct ChoiceOption {
+    value: &'static str,
+    label: String,
+    selected: bool,
+}
+
+/// A filter `<select>`: its parameter name, label and options ("any" first).
+struct ChoiceFilter {
+    name: &'static str,
+    label: String,
+    options: Vec<ChoiceOption>,
+}
+
+/// A date filter `<input type="date">`.
+struct DateFilter {
+    name: &'static str,
+    label: String,
+    value: String,
+}
+
 /// First, previous, next and last; `None` where there is nowhere to go.
 struct PagerLinks {
     first: Option<String>,
@@ -66,10 +90,19 @@ struct GridPage {
     sort: &'static str,
     dir: &'static str,
     page_sizes: Vec<PageSizeOption>,
-    /// The grid without the keyword, for "Clear all"; set only when filtered.
+    choices: Vec<ChoiceFilter>,
+    dates: Vec<DateFilter>,
+    /// Values that were not understood and were ignored, one sentence each.
+    notices: Vec<String>,
+    /// The grid without keyword and filters, for "Clear all"; set only when filtered.
     clear_href: Option<String>,
-    filter_label: Option<String>,
+    /// One label per active filter.
+    filter_labels: Vec<String>,
     total_label: String,
+    /// "Count all" when the count stopped at its bound.
+    count_exactly_href: Option<String>,
+    /// The CSV of every matching row, for those allowed to export.
+    export_href: Option<String>,
     headers: Vec<SortHeader>,
     rows: Vec<GridRowView>,
     /// Shown instead of the table when there are no rows.
@@ -112,32 +145,47 @@ fn headers(admin: &SignedInAdmin, params: &GridParams) -> Vec<SortHeader> {
         .collect()
 }
 
-fn pager_links(admin: &SignedInAdmin, params: &GridParams, pager: &Pager) -> PagerLinks {
-    let link = |page: i64| Some(params.with_page(page).href());
-    PagerLinks {
-        first: if pager.has_previous() { link(1) } else { None },
-        previous: if pager.has_previous() {
-            link(pager.page - 1)
-        } else {
-            None
-        },
-        next: if pager.has_next() {
-            link(pager.page + 1)
-        } else {
-            None
-        },
-        last: if pager.has_next() {
-            link(pager.last_page)
-        } else {
-            None
-        },
-        position: admin.visitor.t_with(
+fn pager_links(
+    admin: &SignedInAdmin,
+    params: &GridParams,
+    pager: &Pager,
+    more_rows: bool,
+) -> PagerLinks {
+    let link = |page: PageNumber| Some(params.with_page(page).href());
+    let locale = admin.visitor.locale;
+    let number = match pager.page {
+        PageNumber::Number(n) => Some(n),
+        PageNumber::Last => None,
+    };
+    let has_next = pager.has_next(more_rows);
+    let position = match (number, pager.last_page) {
+        (Some(page), Some(pages)) => admin.visitor.t_with(
             "admin-pager-position",
             &[
-                ("page", &pager.page.to_string()),
-                ("pages", &pager.last_page.to_string()),
+                ("page", &group_digits(page, locale)),
+                ("pages", &group_digits(pages, locale)),
             ],
         ),
+        (Some(page), None) => admin
+            .visitor
+            .t_with("admin-grid-page", &[("page", &group_digits(page, locale))]),
+        (None, _) => admin.visitor.t("admin-grid-last-page"),
+    };
+    PagerLinks {
+        // From the last page of an uncounted result the page number is unknown:
+        // First leads back, and Previous is left out.
+        first: (pager.has_previous() || number.is_none())
+            .then(|| params.with_page(PageNumber::Number(1)).href()),
+        previous: number
+            .filter(|_| pager.has_previous())
+            .and_then(|n| link(PageNumber::Number(n - 1))),
+        next: number
+            .filter(|_| has_next)
+            .and_then(|n| link(PageNumber::Number(n + 1))),
+        last: has_next
+            .then(|| pager.last_page.map_or(PageNumber::Last, PageNumber::Number))
+            .and_then(link),
+        position,
     }
 }
 
@@ -156,54 +204,167 @@ fn row_view(admin: &SignedInAdmin, row: CustomerGridRow, now: i64) -> GridRowVie
     }
 }
 
+/// The yes/no filters as `<select>`s: (parameter, label key, yes value and
+/// label key, no value and label key, current choice).
+fn choice_filters(admin: &SignedInAdmin, params: &GridParams) -> Vec<ChoiceFilter> {
+    let t = |key: &str| admin.visitor.t(key);
+    let specs = [
+        (
+            "locked",
+            "admin-grid-filter-locked",
+            ("yes", "admin-yes"),
+            ("no", "admin-no"),
+            params.locked,
+        ),
+        (
+            "has_tokens",
+            "admin-grid-filter-has-tokens",
+            ("yes", "admin-yes"),
+            ("no", "admin-no"),
+            params.has_tokens,
+        ),
+        (
+            "signed_in",
+            "admin-grid-filter-signed-in",
+            ("ever", "admin-grid-signed-in-ever"),
+            ("never", "admin-grid-signed-in-never"),
+            params.signed_in,
+        ),
+    ];
+    specs
+        .into_iter()
+        .map(
+            |(name, label, (yes, yes_label), (no, no_label), current)| ChoiceFilter {
+                name,
+                label: t(label),
+                options: vec![
+                    ChoiceOption {
+                        value: "",
+                        label: t("admin-grid-any"),
+                        selected: current.is_none(),
+                    },
+                    ChoiceOption {
+                        value: yes,
+                        label: t(yes_label),
+                        selected: current == Some(YesNo::Yes),
+                    },
+                    ChoiceOption {
+                        value: no,
+                        label: t(no_label),
+                        selected: current == Some(YesNo::No),
+                    },
+                ],
+            },
+        )
+        .collect()
+}
+
+fn date_label_key(name: &str) -> &'static str {
+    match name {
+        "created_from" => "admin-grid-created-from",
+        "created_to" => "admin-grid-created-to",
+        "last_sign_in_from" => "admin-grid-last-sign-in-from",
+        _ => "admin-grid-last-sign-in-to",
+    }
+}
+
+/// "Locked: Yes", "Customer since from: 2024-01-01", … for each active filter.
+fn filter_labels(admin: &SignedInAdmin, params: &GridParams) -> Vec<String> {
+    let t = |key: &str| admin.visitor.t(key);
+    let mut labels = Vec::new();
+    if let Some(keyword) = &params.keyword {
+        labels.push(
+            admin
+                .visitor
+                .t_with("admin-grid-filter-keyword", &[("keyword", keyword)]),
+        );
+    }
+    for filter in choice_filters(admin, params) {
+        if let Some(option) = filter.options.iter().skip(1).find(|o| o.selected) {
+            labels.push(format!("{}: {}", filter.label, option.label));
+        }
+    }
+    for (name, value) in DATE_PARAMS.iter().zip(&params.dates) {
+        if let Some(value) = value {
+            labels.push(format!("{}: {value}", t(date_label_key(name))));
+        }
+    }
+    labels
+}
+
+fn notice(admin: &SignedInAdmin, bad: &BadParam) -> String {
+    if bad.name == "q" {
+        return admin.visitor.t("admin-grid-bad-keyword");
+    }
+    admin.visitor.t_with(
+        "admin-grid-bad-value",
+        &[("name", bad.name), ("value", &bad.value)],
+    )
+}
+
 pub async fn grid(
     admin: Allowed<may::ViewCustomers>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
-    let params = GridParams::parse(&query_params(query.as_deref()));
+    let admin: &SignedInAdmin = &admin;
+    let (params, bad) = GridParams::parse(&query_params(query.as_deref()));
     let state = admin.state();
     let now = state.now();
-    let keyword = params.store_keyword();
-    let (total, estimated) = state.db.customer_count(keyword.as_deref()).await?;
+    let filter = params.filter();
+    let bound = (!params.exact_count).then_some(COUNT_BOUND);
+    let count = state.db.customer_count(&filter, now, bound).await?;
+    let (total, exact) = match count {
+        GridCount::Exact(n) => (Some(n), true),
+        GridCount::Estimate(n) => (Some(n), false),
+        GridCount::MoreThan(_) => (None, false),
+    };
     let pager = Pager::new(params.page, params.limit, total);
     let params = params.with_page(pager.page);
     let slice = Slice::of(
         pager.page,
         params.limit,
         params.descending,
-        total,
-        !estimated,
+        total.unwrap_or(0),
+        exact,
     );
+    // One row more than shown tells whether there is a next page when the
+    // count stopped at its bound.
     let mut rows = state
         .db
         .customer_grid(&CustomerGridQuery {
-            keyword,
+            filter,
             sort: params.sort,
             descending: slice.descending,
-            limit: slice.limit,
+            limit: slice.limit + 1,
             offset: slice.offset,
             now,
         })
         .await?;
+    let more_rows = rows.len() as i64 > slice.limit;
+    rows.truncate(slice.limit as usize);
     if slice.reversed {
         rows.reverse();
     }
-    let t = |key: &str| admin.visitor.t(key);
-    let count = total.to_string();
-    let total_label = if estimated {
-        admin
+    let locale = admin.visitor.locale;
+    let total_label = match count {
+        GridCount::Exact(n) => admin
             .visitor
-            .t_with("admin-grid-total-estimate", &[("count", &count)])
-    } else {
-        admin
-            .visitor
-            .t_with("admin-grid-total", &[("count", &count)])
+            .t_with("admin-grid-total", &[("count", &group_digits(n, locale))]),
+        GridCount::Estimate(n) => admin.visitor.t_with(
+            "admin-grid-total-estimate",
+            &[("count", &group_digits(n, locale))],
+        ),
+        GridCount::MoreThan(n) => admin.visitor.t_with(
+            "admin-grid-total-more",
+            &[("count", &group_digits(n, locale))],
+        ),
     };
     let empty_message = rows.is_empty().then(|| match &params.keyword {
         Some(keyword) => admin
             .visitor
             .t_with("admin-grid-no-match", &[("keyword", keyword)]),
-        None => t("admin-grid-empty"),
+        None if params.has_filters() => admin.visitor.t("admin-grid-no-filter-match"),
+        None => admin.visitor.t("admin-grid-empty"),
     });
     let page = GridPage {
         page: admin.page("admin-customers-title").await?,
@@ -217,23 +378,35 @@ pub async fn grid(
                 selected: size == params.limit,
             })
             .collect(),
+        choices: choice_filters(admin, &params),
+        dates: DATE_PARAMS
+            .iter()
+            .zip(&params.dates)
+            .map(|(name, value)| DateFilter {
+                name,
+                label: admin.visitor.t(date_label_key(name)),
+                value: value.clone().unwrap_or_default(),
+            })
+            .collect(),
+        notices: bad.iter().map(|b| notice(admin, b)).collect(),
         clear_href: params
-            .keyword
-            .as_ref()
-            .map(|_| params.without_keyword().href()),
-        filter_label: params.keyword.as_ref().map(|keyword| {
-            admin
-                .visitor
-                .t_with("admin-grid-filter-keyword", &[("keyword", keyword)])
-        }),
+            .has_filters()
+            .then(|| params.without_filters().href()),
+        filter_labels: filter_labels(admin, &params),
         total_label,
-        headers: headers(&admin, &params),
+        count_exactly_href: matches!(count, GridCount::MoreThan(_))
+            .then(|| params.counted_exactly().href()),
+        export_href: admin
+            .admin
+            .can(Permission::ExportCustomers)
+            .then(|| params.export_href()),
+        headers: headers(admin, &params),
         rows: rows
             .into_iter()
-            .map(|row| row_view(&admin, row, now))
+            .map(|row| row_view(admin, row, now))
             .collect(),
         empty_message,
-        pager: pager_links(&admin, &params, &pager),
+        pager: pager_links(admin, &params, &pager, more_rows),
     };
     render(&page)
 }

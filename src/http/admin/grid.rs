@@ -1,27 +1,71 @@
-//! The All Customers grid's query string: parsing it (every odd value falls back
-//! to its default), the links that change one part of it, and which slice of
-//! rows a page is.
+//! The All Customers grid's query string: parsing it (an odd value falls back
+//! to its default; a bad filter value is dropped with a notice), the links that
+//! change one part of it, which slice of rows a page is, and counts written with
+//! the language's digit grouping.
 
 use std::collections::HashMap;
 
-use crate::store::GridSort;
+use crate::i18n::Locale;
+use crate::store::{GridFilter, GridSort, TimeRange, WORD_SEPARATORS};
 
 pub const PATH: &str = "/admin/customers";
+pub const EXPORT_PATH: &str = "/admin/customers/export.csv";
 pub const PAGE_SIZES: [i64; 4] = [20, 50, 100, 200];
 const DEFAULT_PAGE_SIZE: i64 = 20;
 /// Longer than any name or email prefix worth typing; keeps the query bounded.
 const MAX_KEYWORD_CHARS: usize = 254;
+/// More keyword words than this are no search a person types; each costs a check.
+const MAX_KEYWORD_WORDS: usize = 8;
+/// Matches are counted exactly up to this many; past it the grid says "more
+/// than" unless the exact figure is asked for (`count=exact`).
+pub const COUNT_BOUND: i64 = 10_000;
+
+/// A yes/no filter's choices and their query values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YesNo {
+    Yes,
+    No,
+}
+
+/// A query parameter whose value was not understood and is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadParam {
+    pub name: &'static str,
+    pub value: String,
+}
+
+/// Which page: a number from 1, or the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageNumber {
+    Number(i64),
+    Last,
+}
+
+/// The date filters' parameter names, each with a `YYYY-MM-DD` value.
+pub const DATE_PARAMS: [&str; 4] = [
+    "created_from",
+    "created_to",
+    "last_sign_in_from",
+    "last_sign_in_to",
+];
 
 /// What the administrator asked the grid for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GridParams {
     /// The keyword as typed (trimmed), for the search box and the filter label.
     pub keyword: Option<String>,
+    pub locked: Option<YesNo>,
+    pub has_tokens: Option<YesNo>,
+    /// `Yes` = has signed in at least once (`ever`), `No` = `never`.
+    pub signed_in: Option<YesNo>,
+    /// The date filters in `DATE_PARAMS` order, as given (`YYYY-MM-DD`).
+    pub dates: [Option<String>; 4],
     pub sort: GridSort,
     pub descending: bool,
-    /// From 1.
-    pub page: i64,
+    pub page: PageNumber,
     pub limit: i64,
+    /// Count every match instead of stopping at `COUNT_BOUND`.
+    pub exact_count: bool,
 }
 
 impl Default for GridParams {
@@ -29,21 +73,78 @@ impl Default for GridParams {
     fn default() -> Self {
         GridParams {
             keyword: None,
+            locked: None,
+            has_tokens: None,
+            signed_in: None,
+            dates: [None, None, None, None],
             sort: GridSort::Id,
             descending: true,
-            page: 1,
+            page: PageNumber::Number(1),
             limit: DEFAULT_PAGE_SIZE,
+            exact_count: false,
         }
     }
 }
 
+/// `YYYY-MM-DD` → the unix second its UTC day starts.
+fn day_start(value: &str) -> Option<i64> {
+    let mut parts = value.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
+        return None;
+    }
+    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    let date = time::Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp())
+}
+
+const DAY: i64 = 24 * 3600;
+
 impl GridParams {
-    pub fn parse(params: &HashMap<String, String>) -> GridParams {
+    /// The parameters, and the values that were ignored because they are not
+    /// understood (each gets a notice on the page).
+    pub fn parse(params: &HashMap<String, String>) -> (GridParams, Vec<BadParam>) {
         let defaults = GridParams::default();
-        let get = |name: &str| params.get(name).map(|v| v.trim());
-        let keyword = get("q")
-            .filter(|q| !q.is_empty())
-            .map(|q| q.chars().take(MAX_KEYWORD_CHARS).collect::<String>());
+        let mut bad = Vec::new();
+        let get = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let keyword = get("q").and_then(|q| {
+            if q.chars().any(char::is_control) {
+                bad.push(BadParam {
+                    name: "q",
+                    value: q.chars().filter(|c| !c.is_control()).collect(),
+                });
+                return None;
+            }
+            Some(q.chars().take(MAX_KEYWORD_CHARS).collect::<String>())
+        });
+        let mut choice = |name: &'static str, yes: &str, no: &str| match get(name) {
+            None => None,
+            Some(v) if v == yes => Some(YesNo::Yes),
+            Some(v) if v == no => Some(YesNo::No),
+            Some(v) => {
+                bad.push(BadParam {
+                    name,
+                    value: v.to_string(),
+                });
+                None
+            }
+        };
+        let locked = choice("locked", "yes", "no");
+        let has_tokens = choice("has_tokens", "yes", "no");
+        let signed_in = choice("signed_in", "ever", "never");
+        let dates = DATE_PARAMS.map(|name| {
+            let value = get(name)?;
+            if day_start(value).is_some() {
+                Some(value.to_string())
+            } else {
+                bad.push(BadParam {
+                    name,
+                    value: value.to_string(),
+                });
+                None
+            }
+        });
         let sort = get("sort").and_then(GridSort::from_code);
         let descending = match get("dir") {
             Some("asc") => false,
@@ -52,26 +153,78 @@ impl GridParams {
             _ if sort.is_some() => false,
             _ => defaults.descending,
         };
-        let page = get("page")
-            .and_then(|p| p.parse::<i64>().ok())
-            .filter(|p| *p >= 1)
-            .unwrap_or(1);
+        let page = match get("page") {
+            Some("last") => PageNumber::Last,
+            other => PageNumber::Number(
+                other
+                    .and_then(|p| p.parse::<i64>().ok())
+                    .filter(|p| *p >= 1)
+                    .unwrap_or(1),
+            ),
+        };
         let limit = get("limit")
             .and_then(|l| l.parse::<i64>().ok())
             .filter(|l| PAGE_SIZES.contains(l))
             .unwrap_or(DEFAULT_PAGE_SIZE);
-        GridParams {
+        let params = GridParams {
             keyword,
+            locked,
+            has_tokens,
+            signed_in,
+            dates,
             sort: sort.unwrap_or(defaults.sort),
             descending,
             page,
             limit,
+            exact_count: get("count") == Some("exact"),
+        };
+        (params, bad)
+    }
+
+    /// The keyword's words as the store matches them: lower-cased like the
+    /// stored keys, without separators in front (`@example.com` looks for
+    /// `example.com`), at most `MAX_KEYWORD_WORDS`.
+    pub fn keyword_words(&self) -> Vec<String> {
+        let Some(keyword) = &self.keyword else {
+            return Vec::new();
+        };
+        let mut words: Vec<String> = Vec::new();
+        for word in keyword.to_lowercase().split_whitespace() {
+            let word = word.trim_start_matches(WORD_SEPARATORS);
+            if !word.is_empty() && !words.iter().any(|w| w == word) {
+                words.push(word.to_string());
+            }
+        }
+        words.truncate(MAX_KEYWORD_WORDS);
+        words
+    }
+
+    /// The store's filter for these parameters.
+    pub fn filter(&self) -> GridFilter {
+        let day = |i: usize| self.dates[i].as_deref().and_then(day_start);
+        GridFilter {
+            words: self.keyword_words(),
+            locked: self.locked.map(|c| c == YesNo::Yes),
+            has_tokens: self.has_tokens.map(|c| c == YesNo::Yes),
+            signed_in: self.signed_in.map(|c| c == YesNo::Yes),
+            // "to" is inclusive: up to the end of that day.
+            created: TimeRange {
+                from: day(0),
+                until: day(1).map(|d| d + DAY),
+            },
+            last_sign_in: TimeRange {
+                from: day(2),
+                until: day(3).map(|d| d + DAY),
+            },
         }
     }
 
-    /// The keyword as the store matches it: lower-cased, like the stored keys.
-    pub fn store_keyword(&self) -> Option<String> {
-        self.keyword.as_deref().map(str::to_lowercase)
+    pub fn has_filters(&self) -> bool {
+        self.keyword.is_some()
+            || self.locked.is_some()
+            || self.has_tokens.is_some()
+            || self.signed_in.is_some()
+            || self.dates.iter().any(Option::is_some)
     }
 
     pub fn dir_code(&self) -> &'static str {
@@ -82,26 +235,81 @@ impl GridParams {
         self.sort.code()
     }
 
-    /// The grid's URL for these parameters; defaults are left out.
-    pub fn href(&self) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
+    /// The filters as query pairs, in a fixed order (shared by grid and export links).
+    pub fn filter_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
         if let Some(keyword) = &self.keyword {
-            query.append_pair("q", keyword);
+            pairs.push(("q", keyword.clone()));
+        }
+        let yes_no = |c: YesNo, yes: &str, no: &str| match c {
+            YesNo::Yes => yes.to_string(),
+            YesNo::No => no.to_string(),
+        };
+        if let Some(c) = self.locked {
+            pairs.push(("locked", yes_no(c, "yes", "no")));
+        }
+        if let Some(c) = self.has_tokens {
+            pairs.push(("has_tokens", yes_no(c, "yes", "no")));
+        }
+        if let Some(c) = self.signed_in {
+            pairs.push(("signed_in", yes_no(c, "ever", "never")));
+        }
+        for (name, value) in DATE_PARAMS.iter().zip(&self.dates) {
+            if let Some(value) = value {
+                pairs.push((name, value.clone()));
+            }
+        }
+        pairs
+    }
+
+    fn query(&self, with_page: bool) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in self.filter_pairs() {
+            query.append_pair(name, &value);
         }
         query.append_pair("sort", self.sort_code());
         query.append_pair("dir", self.dir_code());
-        if self.page > 1 {
-            query.append_pair("page", &self.page.to_string());
+        if with_page {
+            match self.page {
+                PageNumber::Number(1) => {}
+                PageNumber::Number(n) => {
+                    query.append_pair("page", &n.to_string());
+                }
+                PageNumber::Last => {
+                    query.append_pair("page", "last");
+                }
+            }
         }
         if self.limit != DEFAULT_PAGE_SIZE {
             query.append_pair("limit", &self.limit.to_string());
         }
-        format!("{PATH}?{}", query.finish())
+        if self.exact_count {
+            query.append_pair("count", "exact");
+        }
+        query.finish()
     }
 
-    pub fn with_page(&self, page: i64) -> GridParams {
+    /// The grid's URL for these parameters; defaults are left out.
+    pub fn href(&self) -> String {
+        format!("{PATH}?{}", self.query(true))
+    }
+
+    /// The export of every row this view matches, in its order.
+    pub fn export_href(&self) -> String {
+        format!("{EXPORT_PATH}?{}", self.query(false))
+    }
+
+    pub fn with_page(&self, page: PageNumber) -> GridParams {
         GridParams {
             page,
+            ..self.clone()
+        }
+    }
+
+    /// The same view, counted exactly.
+    pub fn counted_exactly(&self) -> GridParams {
+        GridParams {
+            exact_count: true,
             ..self.clone()
         }
     }
@@ -113,44 +321,62 @@ impl GridParams {
         GridParams {
             sort,
             descending,
-            page: 1,
+            page: PageNumber::Number(1),
             ..self.clone()
         }
     }
 
-    /// The same view without the keyword.
-    pub fn without_keyword(&self) -> GridParams {
+    /// The same view without keyword and filters.
+    pub fn without_filters(&self) -> GridParams {
         GridParams {
-            keyword: None,
-            page: 1,
-            ..self.clone()
+            sort: self.sort,
+            descending: self.descending,
+            limit: self.limit,
+            ..GridParams::default()
         }
     }
 }
 
-/// Where a page sits among all pages.
+/// Where a page sits among all pages; `last_page` is None when the count
+/// stopped at its bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pager {
-    pub page: i64,
-    pub last_page: i64,
+    pub page: PageNumber,
+    pub last_page: Option<i64>,
 }
 
 impl Pager {
     /// The requested page, moved back onto the last page when it lies beyond it.
-    pub fn new(requested: i64, limit: i64, total: i64) -> Pager {
+    pub fn new(requested: PageNumber, limit: i64, total: Option<i64>) -> Pager {
+        let Some(total) = total else {
+            return Pager {
+                page: requested,
+                last_page: None,
+            };
+        };
         let last_page = ((total + limit - 1) / limit).max(1);
+        let page = match requested {
+            PageNumber::Number(n) => n.clamp(1, last_page),
+            PageNumber::Last => last_page,
+        };
         Pager {
-            page: requested.clamp(1, last_page),
-            last_page,
+            page: PageNumber::Number(page),
+            last_page: Some(last_page),
         }
     }
 
     pub fn has_previous(&self) -> bool {
-        self.page > 1
+        matches!(self.page, PageNumber::Number(n) if n > 1)
     }
 
-    pub fn has_next(&self) -> bool {
-        self.page < self.last_page
+    /// Whether a next page exists; `more_rows` says whether the store had rows
+    /// past this page (what decides it when the count is bounded).
+    pub fn has_next(&self, more_rows: bool) -> bool {
+        match (self.page, self.last_page) {
+            (PageNumber::Number(n), Some(last)) => n < last,
+            (PageNumber::Number(_), None) => more_rows,
+            (PageNumber::Last, _) => false,
+        }
     }
 }
 
@@ -167,19 +393,30 @@ pub struct Slice {
 }
 
 impl Slice {
-    /// `total` must be exact for the flip. With an estimate (a large PostgreSQL
-    /// table) pages are read plainly, except the last, which is the final `limit`
-    /// rows read from the other end: so "Last" shows the real last customers even
-    /// when the estimate is off.
-    pub fn of(page: i64, limit: i64, descending: bool, total: i64, exact: bool) -> Slice {
+    /// `total` must be exact for the flip. Without it (an estimate, or a count
+    /// that stopped at its bound) pages are read plainly, except the last, which
+    /// is the final `limit` rows read from the other end: so "Last" shows the
+    /// real last customers however many there are.
+    pub fn of(page: PageNumber, limit: i64, descending: bool, total: i64, exact: bool) -> Slice {
+        let from_the_end = Slice {
+            descending: !descending,
+            offset: 0,
+            limit,
+            reversed: true,
+        };
+        let page = match page {
+            PageNumber::Last => return from_the_end,
+            PageNumber::Number(page) => page,
+        };
         let offset = (page - 1) * limit;
-        if !exact && page > 1 && page == Pager::new(page, limit, total).last_page {
-            return Slice {
-                descending: !descending,
-                offset: 0,
-                limit,
-                reversed: true,
-            };
+        if !exact
+            && page > 1
+            && page
+                == Pager::new(PageNumber::Number(page), limit, Some(total))
+                    .last_page
+                    .unwrap_or(0)
+        {
+            return from_the_end;
         }
         if !exact || offset <= total / 2 {
             return Slice {
@@ -199,12 +436,40 @@ impl Slice {
     }
 }
 
+/// `1234567` → `1,234,567` (English) or `1.234.567` (Dutch).
+pub fn group_digits(n: i64, locale: Locale) -> String {
+    let separator = match locale {
+        Locale::En => ',',
+        Locale::Nl => '.',
+    };
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(separator);
+        }
+        out.push(digit);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(query: &str) -> GridParams {
+        GridParams::parse(&super::super::query_params(Some(query))).0
+    }
+
+    fn bad(query: &str) -> Vec<&'static str> {
         GridParams::parse(&super::super::query_params(Some(query)))
+            .1
+            .iter()
+            .map(|b| b.name)
+            .collect()
     }
 
     #[test]
@@ -217,36 +482,76 @@ mod tests {
     }
 
     #[test]
-    fn keyword_is_kept_as_typed_and_lower_cased_for_the_store() {
-        let p = parse("q=+Jane+Do&sort=email&dir=desc");
-        assert_eq!(p.keyword.as_deref(), Some("Jane Do"));
-        assert_eq!(p.store_keyword().as_deref(), Some("jane do"));
-        assert_eq!((p.sort, p.descending), (GridSort::Email, true));
+    fn bad_filter_values_are_reported_and_ignored() {
+        let query = "q=a%00b&locked=maybe&has_tokens=yes&signed_in=sometimes\
+                     &created_from=2024-02-30&created_to=2024-13-01&last_sign_in_from=yesterday\
+                     &last_sign_in_to=2024-1-1";
+        let p = parse(query);
+        assert_eq!(p.keyword, None);
+        assert_eq!(p.has_tokens, Some(YesNo::Yes));
+        assert!(p.dates.iter().all(Option::is_none));
+        assert_eq!(
+            bad(query),
+            [
+                "q",
+                "locked",
+                "signed_in",
+                "created_from",
+                "created_to",
+                "last_sign_in_from",
+                "last_sign_in_to"
+            ]
+        );
+        assert!(bad("locked=no&signed_in=never&created_from=2024-02-29").is_empty());
+    }
+
+    #[test]
+    fn keyword_words_are_lower_cased_and_start_at_a_letter() {
+        let p = parse("q=+Jane+Do+%40Example.com+jane+-");
+        assert_eq!(p.keyword.as_deref(), Some("Jane Do @Example.com jane -"));
+        assert_eq!(p.keyword_words(), ["jane", "do", "example.com"]);
         assert!(!parse("sort=name").descending);
     }
 
     #[test]
+    fn dates_are_whole_utc_days() {
+        let f = parse("created_from=2024-01-01&created_to=2024-01-01").filter();
+        assert_eq!(f.created.from, Some(1_704_067_200));
+        assert_eq!(f.created.until, Some(1_704_067_200 + DAY));
+    }
+
+    #[test]
     fn links_round_trip() {
-        let p = parse("q=J%C3%B6rg&sort=last_sign_in&dir=asc&page=3&limit=50");
+        let p = parse(
+            "q=J%C3%B6rg&locked=yes&has_tokens=no&signed_in=ever&created_from=2024-01-01\
+             &last_sign_in_to=2025-06-30&sort=last_sign_in&dir=asc&page=3&limit=50&count=exact",
+        );
         assert_eq!(parse(p.href().split_once('?').unwrap().1), p);
+        assert_eq!(parse("page=last").page, PageNumber::Last);
         let resorted = p.sorted_by(GridSort::LastSignIn);
-        assert!(resorted.descending && resorted.page == 1);
+        assert!(resorted.descending && resorted.page == PageNumber::Number(1));
         assert!(!p.sorted_by(GridSort::Email).descending);
-        assert_eq!(p.without_keyword().keyword, None);
+        assert!(!p.without_filters().has_filters());
+        assert!(p.export_href().contains("locked=yes"));
+        assert!(!p.export_href().contains("page="));
     }
 
     #[test]
     fn pager_clamps_to_the_last_page() {
-        assert_eq!(Pager::new(9, 20, 45).page, 3);
-        assert_eq!(Pager::new(1, 20, 0).last_page, 1);
-        let middle = Pager::new(2, 20, 45);
-        assert!(middle.has_previous() && middle.has_next());
+        let n = PageNumber::Number;
+        assert_eq!(Pager::new(n(9), 20, Some(45)).page, n(3));
+        assert_eq!(Pager::new(n(1), 20, Some(0)).last_page, Some(1));
+        let middle = Pager::new(n(2), 20, Some(45));
+        assert!(middle.has_previous() && middle.has_next(false));
+        let bounded = Pager::new(n(2), 20, None);
+        assert!(bounded.has_next(true) && !bounded.has_next(false));
     }
 
     #[test]
     fn late_pages_are_read_from_the_other_end() {
+        let n = PageNumber::Number;
         // 45 rows, pages of 20: page 3 holds rows 40..45.
-        let last = Slice::of(3, 20, false, 45, true);
+        let last = Slice::of(n(3), 20, false, 45, true);
         assert_eq!(
             last,
             Slice {
@@ -256,17 +561,18 @@ mod tests {
                 reversed: true
             }
         );
-        let second = Slice::of(2, 20, false, 45, true);
+        let second = Slice::of(n(2), 20, false, 45, true);
         assert_eq!((second.offset, second.reversed), (20, false));
         // 100 rows: page 4 holds rows 60..80, which are rows 20..40 read backwards.
-        let late = Slice::of(4, 20, true, 100, true);
+        let late = Slice::of(n(4), 20, true, 100, true);
         assert_eq!((late.descending, late.offset, late.limit), (false, 20, 20));
-        assert!(!Slice::of(4, 20, true, 100, false).reversed);
+        assert!(!Slice::of(n(4), 20, true, 100, false).reversed);
     }
 
     #[test]
-    fn with_an_estimate_the_last_page_is_the_final_rows() {
-        let last = Slice::of(5, 20, false, 100, false);
+    fn without_an_exact_count_the_last_page_is_the_final_rows() {
+        let n = PageNumber::Number;
+        let last = Slice::of(n(5), 20, false, 100, false);
         assert_eq!(
             last,
             Slice {
@@ -276,6 +582,16 @@ mod tests {
                 reversed: true
             }
         );
-        assert!(!Slice::of(1, 20, false, 10, false).reversed);
+        assert!(!Slice::of(n(1), 20, false, 10, false).reversed);
+        assert_eq!(Slice::of(PageNumber::Last, 50, true, 0, false).limit, 50);
+    }
+
+    #[test]
+    fn digits_are_grouped_per_language() {
+        assert_eq!(group_digits(1_000_000, Locale::En), "1,000,000");
+        assert_eq!(group_digits(1_000_000, Locale::Nl), "1.000.000");
+        assert_eq!(group_digits(999, Locale::En), "999");
+        assert_eq!(group_digits(10_000, Locale::Nl), "10.000");
+        assert_eq!(group_digits(0, Locale::En), "0");
     }
 }

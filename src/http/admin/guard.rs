@@ -116,6 +116,7 @@ permission_types!(
     ManageAdministrators,
     EditSecuritySettings,
     ExportAudit,
+    ExportCustomers,
 );
 
 impl SignedInAdmin {

@@ -9,6 +9,7 @@ mod auth;
 mod bulk;
 mod config;
 mod customers;
+mod export;
 mod grid;
 mod guard;
 mod jobs;
@@ -67,6 +68,7 @@ fn routes() -> Vec<(&'static str, Access, MethodRouter<AppState>)> {
             get(two_factor::enrol_page).post(two_factor::enrol),
         ),
         ("/admin/customers", SignedIn, get(customers::grid)),
+        ("/admin/customers/export.csv", SignedIn, get(export::csv)),
         ("/admin/customers/{id}", SignedIn, get(customers::view)),
         (
             "/admin/customers/{id}/reset-password",
