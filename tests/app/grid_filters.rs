@@ -188,7 +188,12 @@ async fn fill(app: &TestApp) -> Vec<(&'static str, i64)> {
 fn emails(page: &str) -> Vec<String> {
     let mut found = Vec::new();
     for row in page.split("<tr>").skip(2) {
-        let cells: Vec<&str> = row.split("<td>").skip(1).collect();
+        // The first cell of a row may be the bulk selection's checkbox.
+        let cells: Vec<&str> = row
+            .split("<td>")
+            .skip(1)
+            .filter(|cell| !cell.trim_start().starts_with("<input"))
+            .collect();
         if cells.len() > 2 {
             let email = cells[2].split("</td>").next().unwrap();
             found.push(html_unescape(email));

@@ -390,7 +390,29 @@ impl Browser {
             .await;
         let text = button.text().await.expect("button text");
         assert_eq!(text.trim(), label, "the button of the form {action}");
+        // Mark this document, so the wait below sees the answer's document
+        // even when the form posts back to its own path.
+        let _ = self
+            .client
+            .execute("window.__submitted_from = true; return true;", vec![])
+            .await;
         button.click().await.expect("click");
+        for _ in 0..400 {
+            let replaced = self
+                .client
+                .execute(
+                    "return window.__submitted_from !== true && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if replaced {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The flash messages shown on the page.

@@ -146,8 +146,9 @@ async fn storefront_tour(app: TestApp, b: Browser) {
     .await;
     b.wait_path("/customer/account/createPassword").await;
     let too_short = b.locale.t_with("password-too-short", &[("min", "6")]);
-    assert!(b.flashes().await.contains(&too_short));
+    // Waits for the answer: the form posts back to its own path.
     b.assert_field_error("#password", &too_short).await;
+    assert!(b.flashes().await.contains(&too_short));
     b.assert_field_error("#password_confirmation", &b.t("password-mismatch"))
         .await;
     b.page("store-13-set-new-password-errors").await;
