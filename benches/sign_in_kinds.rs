@@ -109,10 +109,15 @@ async fn main() -> anyhow::Result<()> {
         targets.push((kind, email));
     }
     targets.push(("no account", format!("nobody.{tag}@bench.example")));
-    // Lockout off, so every round of the bench is the same path.
+    // Lockout and the per-address limit off, so every round of the bench is
+    // the same path (from one address, the limit would refuse unchecked).
     state
         .db
         .put_setting("options.lockout_failures", "0")
+        .await?;
+    state
+        .db
+        .put_setting("options.ip_sign_in_failures", "0")
         .await?;
 
     let client = reqwest::Client::new();

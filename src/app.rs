@@ -173,6 +173,11 @@ async fn janitor(state: AppState, mut stop: watch::Receiver<bool>) {
         if let Err(e) = state.db.purge_reset_token_failures(guesses_before).await {
             tracing::warn!(error = %e, "cannot purge reset token failures");
         }
+        // Per-address sign-in windows: the longest window there can be (1440 min).
+        let windows_before = now - 24 * 3600;
+        if let Err(e) = state.db.purge_ip_sign_in_failures(windows_before).await {
+            tracing::warn!(error = %e, "cannot purge sign-in failures of addresses");
+        }
         if let Err(e) = state.db.purge_mail(now - 30 * 24 * 3600).await {
             tracing::warn!(error = %e, "cannot purge old mail");
         }

@@ -70,6 +70,12 @@ pub struct PasswordOptions {
     pub api_token_lifetime_hours: i64,
     /// 1: a sign-in from a browser new to the account emails the customer (SPEC §9); 0: off.
     pub new_device_email: i64,
+    /// Failed sign-ins one client address (IPv4, or IPv6 /64) may have across
+    /// every account in `ip_sign_in_minutes` before its further attempts are
+    /// refused unchecked (issue 14, credential stuffing); 0: off.
+    pub ip_sign_in_failures: i64,
+    /// The window of `ip_sign_in_failures`, from its first counted failure.
+    pub ip_sign_in_minutes: i64,
 }
 
 impl Default for PasswordOptions {
@@ -85,6 +91,8 @@ impl Default for PasswordOptions {
             lockout_minutes: 10,
             api_token_lifetime_hours: 1,
             new_device_email: 1,
+            ip_sign_in_failures: 30,
+            ip_sign_in_minutes: 10,
         }
     }
 }
@@ -118,7 +126,7 @@ macro_rules! field {
 
 /// Every numeric option with its allowed range; 0 turns a limit off where that
 /// makes sense (as in Magento).
-pub const NUMERIC_FIELDS: [NumericField; 9] = [
+pub const NUMERIC_FIELDS: [NumericField; 11] = [
     field!(max_requests_per_hour, 0, 1000),
     field!(min_minutes_between_requests, 0, 1440),
     field!(link_lifetime_hours, 1, 720),
@@ -128,6 +136,16 @@ pub const NUMERIC_FIELDS: [NumericField; 9] = [
     field!(lockout_minutes, 1, 10080),
     field!(api_token_lifetime_hours, 1, 8760),
     field!(new_device_email, 0, 1),
+    field!(ip_sign_in_failures, 0, 100_000),
+    field!(ip_sign_in_minutes, 1, 1440),
+];
+
+/// Fields added after the Password Options form was first published: a form
+/// without them (an older page, a script) keeps their defaults.
+const LATER_FIELDS: [&str; 3] = [
+    "new_device_email",
+    "ip_sign_in_failures",
+    "ip_sign_in_minutes",
 ];
 
 /// A field the administrator filled in wrongly; the page shows it beside the input.
@@ -183,8 +201,8 @@ impl PasswordOptions {
             }),
         }
         for field in &NUMERIC_FIELDS {
-            if field.name == "new_device_email" && !form.contains_key(field.name) {
-                continue; // a form from before this option keeps its default (on)
+            if LATER_FIELDS.contains(&field.name) && !form.contains_key(field.name) {
+                continue; // a form from before this option keeps its default
             }
             match form
                 .get(field.name)

@@ -1,5 +1,7 @@
 //! Administrator accounts and what each role may do.
 
+use std::net::IpAddr;
+
 use crate::accounts::{
     Email, NameError, Password, PasswordProblem, PersonName, lockout, new_security_stamp,
 };
@@ -186,10 +188,14 @@ pub async fn create(
 /// failures, one answer for every failure. An administrator with a second
 /// factor is not signed in by this alone (see `http::admin::two_factor`), and
 /// their right password does not clear the failure count: only a right code does.
+///
+/// `client_ip`: counted by the per-address limit on failed sign-ins (`None`
+/// only for the first administrator's sign-in right after setup).
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password: &str,
+    client_ip: Option<IpAddr>,
 ) -> Result<Admin, super::customers::SignInError> {
     use super::customers::SignInError;
     let mut account = None;
@@ -209,9 +215,24 @@ pub async fn sign_in(
     }
     let credentials = account.as_ref().map(|(c, _)| c);
     let check = if account.as_ref().is_some_and(|(_, a)| a.two_factor) {
-        lockout::check_first_of_two(state, AccountTable::Admins, credentials, password).await?
+        lockout::check_first_of_two(
+            state,
+            AccountTable::Admins,
+            credentials,
+            password,
+            client_ip,
+        )
+        .await?
     } else {
-        lockout::check_sign_in(state, AccountTable::Admins, credentials, password, false).await?
+        lockout::check_sign_in(
+            state,
+            AccountTable::Admins,
+            credentials,
+            password,
+            false,
+            client_ip,
+        )
+        .await?
     };
     match account {
         Some((_, admin)) if check.is_correct() => Ok(admin),

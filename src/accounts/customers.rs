@@ -181,11 +181,17 @@ pub async fn sign_in(
         credentials.as_ref(),
         password,
         known_device.is_some(),
+        Some(from.ip),
     )
     .await?;
     let Some(credentials) = credentials else {
         return Err(SignInError::Failed);
     };
+    if check == lockout::PasswordCheck::Throttled {
+        // Refused for the address, not the account: nothing on its timeline,
+        // so a botnet's attempts cannot flood it.
+        return Err(SignInError::Failed);
+    }
     if !check.is_correct() {
         let mut work = Work::begin(state).await?;
         let now = state.now();

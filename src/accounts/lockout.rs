@@ -5,10 +5,21 @@
 //! is checked, and settles it afterwards, each step one atomic statement: a
 //! burst of parallel guesses on one or many instances gets no more checks than
 //! the limit allows, and a right password that arrives after the lock is refused.
+//!
+//! Sign-ins (not a re-entered current password, not a second-factor code) are
+//! also counted per client address across every account (issue 14, credential
+//! stuffing): once an address (an IPv4 address, or an IPv6 /64) has had
+//! `ip_sign_in_failures` failures in its window, its further attempts are
+//! refused before anything is looked up or hashed, and are not counted toward
+//! the account tried, so a botnet cannot lock the owners out. The owner's own
+//! browser (the known-device cookie) is not counted and not refused.
 
+use std::net::IpAddr;
+
+use crate::recovery::limits::limit_key;
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
-use crate::store::{AccountTable, Credentials, LockoutRule, StoreError};
+use crate::store::{AccountTable, Credentials, IpFailureRule, LockoutRule, StoreError};
 
 /// The answer to one password check. Callers show every refusal alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +33,10 @@ pub enum PasswordCheck {
     /// The account is locked (or a burst filled the limit): refused without
     /// looking at the password.
     Locked,
+    /// The client address has had too many failed sign-ins across all
+    /// accounts: refused without looking at the account or the password, and
+    /// not counted toward the account's lockout.
+    Throttled,
 }
 
 impl PasswordCheck {
@@ -43,21 +58,28 @@ impl PasswordCheck {
 /// answer takes as long either way. `known_device`: the browser has signed in
 /// to this account before (SPEC §9): while the account is locked by failures
 /// from elsewhere, its right password still gets in; its failures still count.
+/// `client_ip`: where the attempt comes from, counted by the per-address limit
+/// unless the browser is a known device (`None`: not counted, for a sign-in
+/// the application makes itself right after setting the password).
 pub async fn check_sign_in(
     state: &AppState,
     table: AccountTable,
     account: Option<&Credentials>,
     password: &str,
     known_device: bool,
+    client_ip: Option<IpAddr>,
 ) -> Result<PasswordCheck, StoreError> {
-    check(
-        state,
-        table,
-        account,
-        password,
-        Settle::SignIn,
-        known_device,
-    )
+    let ip = client_ip.filter(|_| !known_device);
+    gated(state, ip, || {
+        check(
+            state,
+            table,
+            account,
+            password,
+            Settle::SignIn,
+            known_device,
+        )
+    })
     .await
 }
 
@@ -69,8 +91,62 @@ pub async fn check_first_of_two(
     table: AccountTable,
     account: Option<&Credentials>,
     password: &str,
+    client_ip: Option<IpAddr>,
 ) -> Result<PasswordCheck, StoreError> {
-    check(state, table, account, password, Settle::FirstOfTwo, false).await
+    gated(state, client_ip, || {
+        check(state, table, account, password, Settle::FirstOfTwo, false)
+    })
+    .await
+}
+
+/// The per-address limit around a sign-in: the attempt reserves its place in
+/// the address's failure count first (one atomic statement, so parallel
+/// attempts cannot pass the limit); a full window refuses it unchecked. A
+/// right password gives its place back; anything else keeps it counted.
+async fn gated<F, Fut>(
+    state: &AppState,
+    client_ip: Option<IpAddr>,
+    sign_in: F,
+) -> Result<PasswordCheck, StoreError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<PasswordCheck, StoreError>>,
+{
+    let Some(ip) = client_ip else {
+        return sign_in().await;
+    };
+    let options = PasswordOptions::load(&state.db).await?;
+    let Some(rule) = ip_rule(&options) else {
+        return sign_in().await;
+    };
+    let key = limit_key(ip);
+    let Some(reservation) = state.db.reserve_ip_sign_in(&key, state.now(), rule).await? else {
+        metrics::counter!("shop_sign_in_throttled_total").increment(1);
+        tracing::debug!(address = %key, "sign-in refused: too many failures from this address");
+        return Ok(PasswordCheck::Throttled);
+    };
+    if reservation.failures == rule.failures {
+        tracing::warn!(
+            address = %key,
+            failures = rule.failures,
+            minutes = options.ip_sign_in_minutes,
+            "too many failed sign-ins from one address: its further sign-ins are refused \
+             for the rest of the window (known devices excepted)"
+        );
+    }
+    let check = sign_in().await?;
+    if check.is_correct() {
+        state.db.give_back_ip_sign_in(&key, reservation).await?;
+    }
+    Ok(check)
+}
+
+/// The per-address limit as the store takes it; `None` when it is off.
+pub fn ip_rule(options: &PasswordOptions) -> Option<IpFailureRule> {
+    (options.ip_sign_in_failures > 0).then(|| IpFailureRule {
+        failures: options.ip_sign_in_failures,
+        window_seconds: options.ip_sign_in_minutes * 60,
+    })
 }
 
 /// A second-factor code of a signed-in-by-password account: reserved and
@@ -260,5 +336,17 @@ mod tests {
             ..PasswordOptions::default()
         };
         assert_eq!(rule(&options, 0).failures, i64::MAX);
+    }
+
+    #[test]
+    fn thirty_failures_per_address_in_ten_minutes_by_default() {
+        let rule = ip_rule(&PasswordOptions::default()).expect("on by default");
+        assert_eq!(rule.failures, 30);
+        assert_eq!(rule.window_seconds, 600);
+        let off = PasswordOptions {
+            ip_sign_in_failures: 0,
+            ..PasswordOptions::default()
+        };
+        assert!(ip_rule(&off).is_none());
     }
 }

@@ -164,6 +164,8 @@ mod tests {
             "api_token_lifetime_hours",
             "admin_two_factor",
             "new_device_email",
+            "ip_sign_in_failures",
+            "ip_sign_in_minutes",
         ] {
             assert!(keys.contains(&key), "{key}");
         }

@@ -17,6 +17,7 @@ mod recovery;
 mod schema;
 pub mod sessions;
 mod settings;
+mod sign_in_ip_failures;
 mod sign_ins;
 mod token_failures;
 
@@ -36,6 +37,7 @@ pub use jobs::{JobCounts, JobRow, NewJob, SelectionFilter};
 pub use outbox::{ClaimedMail, MailPriority, MailQueueRow, NewMail};
 pub use recovery::{RequestKeys, RequestStats};
 pub use schema::{MigrationState, reach};
+pub use sign_in_ip_failures::{IpFailureRule, IpReservation};
 pub use sign_ins::{AccountTable, Credentials, LockoutRule};
 
 use std::path::Path;

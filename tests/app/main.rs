@@ -22,4 +22,5 @@ mod seal;
 mod security_page;
 mod sessions;
 mod storefront;
+mod stuffing;
 mod two_factor;

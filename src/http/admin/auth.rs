@@ -54,7 +54,14 @@ pub struct LoginForm {
 }
 
 pub async fn login(visitor: Visitor, Form(form): Form<LoginForm>) -> AppResult<Response> {
-    match admins::sign_in(&visitor.state, &form.email, &form.password).await {
+    match admins::sign_in(
+        &visitor.state,
+        &form.email,
+        &form.password,
+        Some(visitor.client_ip),
+    )
+    .await
+    {
         Ok(admin) => after_password(&visitor, &admin).await,
         Err(SignInError::Failed) => {
             let id = admins::id_by_email(&visitor.state, &form.email).await?;

@@ -19,10 +19,11 @@ use crate::settings::{FieldError, NUMERIC_FIELDS, PasswordOptions, ProtectionTyp
 const PATH: &str = "/admin/config/customer";
 const PROTECTION_TYPE: &str = "protection_type";
 /// Fields where 0 switches the rule off (see `recovery::allows` and `lockout`).
-const ZERO_TURNS_OFF: [&str; 3] = [
+const ZERO_TURNS_OFF: [&str; 4] = [
     "max_requests_per_hour",
     "min_minutes_between_requests",
     "lockout_failures",
+    "ip_sign_in_failures",
 ];
 
 struct ChoiceView {

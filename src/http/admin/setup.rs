@@ -129,7 +129,7 @@ pub async fn create(
     }
     // Signing in through the ordinary path also records the first sign-in;
     // while two-factor is required it leads straight into enrolment.
-    let admin = admins::sign_in(state, &form.email, &form.password)
+    let admin = admins::sign_in(state, &form.email, &form.password, None)
         .await
         .map_err(|e| anyhow::anyhow!("the new administrator cannot sign in: {e}"))?;
     state

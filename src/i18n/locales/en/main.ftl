@@ -493,3 +493,7 @@ admin-grid-export = Export CSV
 admin-grid-page = Page { $page }
 admin-grid-last-page = Last page
 admin-action-customers-export = Customers exported (CSV)
+
+## Issue 14, credential stuffing (stuffing): the per-address sign-in limit.
+admin-option-ip-sign-in-failures = Failed Sign-ins per Address (all accounts; IPv6 per /64)
+admin-option-ip-sign-in-minutes = Failed Sign-ins per Address: Window (minutes)

@@ -493,3 +493,7 @@ admin-grid-export = CSV exporteren
 admin-grid-page = Pagina { $page }
 admin-grid-last-page = Laatste pagina
 admin-action-customers-export = Klanten geëxporteerd (CSV)
+
+## Issue 14, credential stuffing (stuffing): the per-address sign-in limit.
+admin-option-ip-sign-in-failures = Mislukte aanmeldingen per adres (alle accounts; IPv6 per /64)
+admin-option-ip-sign-in-minutes = Mislukte aanmeldingen per adres: tijdvak (minuten)
