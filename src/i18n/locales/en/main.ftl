@@ -493,3 +493,6 @@ admin-grid-export = Export CSV
 admin-grid-page = Page { $page }
 admin-grid-last-page = Last page
 admin-action-customers-export = Customers exported (CSV)
+
+# dbfaults (issue 14): the database is away or locked
+error-unavailable = The shop is temporarily unavailable. Please try again in a few seconds.

@@ -493,3 +493,6 @@ admin-grid-export = CSV exporteren
 admin-grid-page = Pagina { $page }
 admin-grid-last-page = Laatste pagina
 admin-action-customers-export = Klanten geëxporteerd (CSV)
+
+# dbfaults (issue 14): the database is away or locked
+error-unavailable = De winkel is tijdelijk niet beschikbaar. Probeer het over een paar seconden opnieuw.
