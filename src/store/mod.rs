@@ -135,7 +135,14 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|code| unavailable_code(&code))
+                // 55000 at connect: the database is closed to connections
+                // (`ALTER DATABASE … ALLOW_CONNECTIONS false`, maintenance):
+                // "database … is not currently accepting connections".
+                || (db.code().as_deref() == Some("55000")
+                    && db.message().contains("accepting connections"))
+        }
         _ => false,
     }
 }
@@ -160,8 +167,10 @@ fn unavailable_code(code: &str) -> bool {
 pub fn chain_is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
-        if matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Unavailable { .. }))
-            || e.downcast_ref::<sqlx::Error>().is_some_and(is_unavailable)
+        if matches!(
+            e.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable { .. })
+        ) || e.downcast_ref::<sqlx::Error>().is_some_and(is_unavailable)
         {
             return true;
         }

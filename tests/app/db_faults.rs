@@ -178,7 +178,12 @@ async fn ready(app: &TestApp) -> StatusCode {
 }
 
 /// Asserts a fast 503 page in the visitor's language, with Retry-After.
-async fn assert_unavailable_page(what: &str, response: reqwest::Response, took: Duration, text: &str) {
+async fn assert_unavailable_page(
+    what: &str,
+    response: reqwest::Response,
+    took: Duration,
+    text: &str,
+) {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
     assert!(took < FAIL_FAST, "{what} answered in {took:?}");
     assert!(
@@ -279,7 +284,11 @@ async fn postgres_cut_off_under_load_fails_fast_and_recovers() {
     assert_unavailable_page("admin grid", response, took, UNAVAILABLE_EN).await;
     let started = Instant::now();
     assert_eq!(ready(&app).await, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(started.elapsed() < FAIL_FAST, "/readyz took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < FAIL_FAST,
+        "/readyz took {:?}",
+        started.elapsed()
+    );
 
     // The database returns: the app answers again by itself.
     proxy.resume().await;
@@ -304,6 +313,56 @@ async fn postgres_cut_off_under_load_fails_fast_and_recovers() {
     assert_eq!(app.smtp.received().len(), 4, "{mails:?}");
     assert_each_once(&app.smtp.received());
     app.stop().await;
+}
+
+/// The test database alone closed to connections (`ALLOW_CONNECTIONS false`,
+/// every session of it terminated: 57P01 for those in use, 55000 for new
+/// ones), then opened again: 503 meanwhile, all well after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL half: set TEST_DATABASE_URL and run with --include-ignored"]
+async fn postgres_database_closed_to_connections_answers_503_then_recovers() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    app.register("closed@example.com", PASSWORD).await;
+    let visitor = app.client();
+    visitor.form_key().await;
+    let api = app.client();
+    let name = url::Url::parse(&app.database_url).unwrap().path()[1..].to_string();
+    let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.unwrap();
+    let close = |allow: bool| {
+        let admin = admin.clone();
+        let name = name.clone();
+        async move {
+            sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            if !allow {
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                )
+                .bind(&name)
+                .execute(&admin)
+                .await
+                .unwrap();
+            }
+        }
+    };
+    close(false).await;
+    let (response, took) = timed(visitor.request_reset("closed@example.com")).await;
+    assert_unavailable_page("forgot POST", response, took, UNAVAILABLE_EN).await;
+    let (response, took) = timed(token_request(&api, "closed@example.com")).await;
+    assert_unavailable_json("REST token", response, took).await;
+    assert_eq!(ready(&app).await, StatusCode::SERVICE_UNAVAILABLE);
+
+    close(true).await;
+    within(RECOVERY, "/readyz ready again", || async {
+        ready(&app).await == StatusCode::OK
+    })
+    .await;
+    let response = visitor.request_reset("closed@example.com").await;
+    assert_eq!(location(&response), "/customer/account/login");
+    app.smtp.wait_for(1).await;
+    admin.close().await;
 }
 
 /// Another connection holds SQLite's write lock (`BEGIN IMMEDIATE`): writes

@@ -79,9 +79,9 @@ store_test!(
         for client in &clients {
             client.form_key().await;
         }
-        let targeted = clients
-            .iter()
-            .map(|client| async move { location(&client.request_reset("target@example.com").await) });
+        let targeted = clients.iter().map(|client| async move {
+            location(&client.request_reset("target@example.com").await)
+        });
         let bystanders = (0..4).map(|i| {
             let client = instances[i % 2].client();
             async move {
