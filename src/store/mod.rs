@@ -192,6 +192,7 @@ pub fn message_is_unavailable(message: &str) -> bool {
         "connection refused",
         "connection reset",
         "terminating connection due to administrator command",
+        "not currently accepting connections",
         "the database system is",
         "unexpected end of file",
     ];
