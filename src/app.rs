@@ -216,7 +216,7 @@ pub async fn shutdown_signal() {
 
 /// The state a command-line tool needs (no listener, no worker).
 pub async fn tool_state(config: Config) -> anyhow::Result<AppState> {
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect_tool(&config.database_url).await?;
     db.migrate().await?;
     let keys = ServerKeys::load_or_create(&db).await?;
     let sealing = load_sealing_keys(config.secret_key.as_ref(), &db)?;

@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped(app::shutdown_signal()).await
         }
         Command::Migrate => {
-            let db = Db::connect(&cli.config.database_url).await?;
+            let db = Db::connect_tool(&cli.config.database_url).await?;
             db.migrate().await?;
             println!("database is up to date ({})", db.backend_name());
             Ok(())

@@ -22,7 +22,7 @@ pub async fn run(config: &Config, target: &Path) -> anyhow::Result<()> {
     if target.exists() {
         bail!("{} already exists; give a new file name", target.display());
     }
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect_tool(&config.database_url).await?;
     db.backup_sqlite_into(target)
         .await
         .with_context(|| format!("cannot write the backup to {}", target.display()))?;

@@ -4,7 +4,8 @@
 
 use askama::Template;
 use axum::extract::{Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -12,7 +13,7 @@ use tower_sessions::Session;
 
 use super::context::{locale_of, signed_in};
 use super::csrf::CsrfSeed;
-use super::errors::{AppError, ErrorPage};
+use super::errors::{AppError, ErrorPage, RETRY_AFTER_SECONDS};
 use super::page::{Area, PageView};
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
@@ -32,6 +33,7 @@ fn message_key(status: u16) -> &'static str {
         404 | 405 => "error-not-found",
         408 => "error-timeout",
         413 => "error-too-large",
+        503 => "error-unavailable",
         415 => "error-bad-request",
         _ if status >= 500 => "error-internal",
         _ => "error-bad-request",
@@ -62,9 +64,12 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
         return response;
     }
     let code = status.as_u16();
+    let unavailable = status == StatusCode::SERVICE_UNAVAILABLE;
+    // Who is signed in is read from the database: not when it is away (that
+    // would make the visitor wait for the pool a second time).
     let (customer, admin) = match &session {
-        Some(session) => signed_in(&state, session, is_admin).await,
-        None => (None, None),
+        Some(session) if !unavailable => signed_in(&state, session, is_admin).await,
+        _ => (None, None),
     };
     let page = PageView {
         locale,
@@ -86,13 +91,22 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
         status: code,
         message: locale.t(message_key(code)),
     };
-    match template.render() {
+    let mut page = match template.render() {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot render the error page");
             (status, locale.t(message_key(code))).into_response()
         }
+    };
+    if unavailable {
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        page.headers_mut().insert(RETRY_AFTER, retry_after);
     }
+    page
 }
 
 pub async fn not_found() -> AppError {

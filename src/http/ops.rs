@@ -2,10 +2,11 @@
 //! the language switch.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -47,14 +48,23 @@ pub fn language_router() -> Router<AppState> {
     Router::new().route("/language/{code}", get(switch_language))
 }
 
+/// How long `/readyz` waits for the database: shorter than the pool's own
+/// acquire timeout, so a load balancer learns of an outage within about a second.
+const READY_TIMEOUT: Duration = Duration::from_secs(1);
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "database not reachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
-        }
-    }
+    let answer = match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => return "ready".into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} ms", READY_TIMEOUT.as_millis()),
+    };
+    tracing::warn!(error = %answer, "database not reachable");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(RETRY_AFTER, super::errors::RETRY_AFTER_SECONDS)],
+        "database unreachable",
+    )
+        .into_response()
 }
 
 const STATIC_FILES: &[(&str, &str, &str)] = &[

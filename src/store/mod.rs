@@ -93,6 +93,15 @@ pub(crate) use {on_pool, on_tx};
 pub enum StoreError {
     #[error("a row with this unique value already exists")]
     Duplicate,
+    /// The database cannot be reached or cannot take the write just now (server
+    /// down or restarting, pool exhausted, SQLite locked or read-only). The
+    /// request may succeed later: HTTP answers 503 with Retry-After.
+    #[error("the database is unavailable: cannot {query}: {source}")]
+    Unavailable {
+        query: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
     /// Anything else, with the statement it came from, so a log line names it.
     #[error("cannot {query}: {source}")]
     Other {
@@ -113,15 +122,127 @@ impl From<sqlx::Error> for StoreError {
 pub(crate) fn context(err: sqlx::Error, query: &'static str) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,
+        _ if is_unavailable(&err) => StoreError::Unavailable { query, source: err },
         _ => StoreError::Other { query, source: err },
     }
 }
 
+/// Whether a database error means "not now" rather than "wrong": the server
+/// is away, restarting or refusing connections, the pool could not hand out a
+/// connection in time, or SQLite is locked by another writer or read-only.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|code| unavailable_code(&code))
+                // 55000 at connect: the database is closed to connections
+                // (`ALTER DATABASE … ALLOW_CONNECTIONS false`, maintenance):
+                // "database … is not currently accepting connections".
+                || (db.code().as_deref() == Some("55000")
+                    && db.message().contains("accepting connections"))
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs and SQLite (extended) result codes of a database that
+/// is away or cannot take a write now.
+fn unavailable_code(code: &str) -> bool {
+    // PostgreSQL: class 08 connection exceptions; 57P01 admin_shutdown,
+    // 57P02 crash_shutdown, 57P03 cannot_connect_now; 53300 too_many_connections;
+    // 25006 read_only_sql_transaction (a standby after a failover).
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "25006") {
+        return true;
+    }
+    // SQLite: the primary code is the low byte of the extended one.
+    // 5 SQLITE_BUSY, 6 SQLITE_LOCKED, 8 SQLITE_READONLY, 10 SQLITE_IOERR, 14 SQLITE_CANTOPEN.
+    code.parse::<u32>()
+        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 14))
+}
+
+/// Whether anything in an error's chain is an unavailable database. Domain
+/// errors wrap store errors in `anyhow`; this finds them underneath.
+pub fn chain_is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if matches!(
+            e.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable { .. })
+        ) || e.downcast_ref::<sqlx::Error>().is_some_and(is_unavailable)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Whether an error that reached us only as text (tower-sessions' stores turn
+/// sqlx errors into strings) is an unavailable database.
+pub fn message_is_unavailable(message: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "pool timed out",
+        "attempted to acquire a connection on a closed pool",
+        "database is locked",
+        "database table is locked",
+        "readonly database",
+        "error communicating with database",
+        "connection refused",
+        "connection reset",
+        "terminating connection due to administrator command",
+        "not currently accepting connections",
+        "the database system is",
+        "unexpected end of file",
+    ];
+    let message = message.to_ascii_lowercase();
+    MARKERS.iter().any(|m| message.contains(m))
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How long the database may keep a caller waiting.
+#[derive(Clone, Copy, Debug)]
+pub struct Patience {
+    /// Waiting for a pooled connection, including (re)connecting to the server.
+    pub acquire: Duration,
+    /// SQLite: waiting for another writer's lock (`busy_timeout`).
+    pub busy: Duration,
+}
+
+impl Patience {
+    /// For a serving instance: a visitor gets an answer (503 when the database
+    /// is away or locked) in about 2 s, never a hang. The mail worker and the
+    /// bulk job runner share the pool; they retry what failed, so the short
+    /// wait costs them nothing.
+    pub const SERVING: Patience = Patience {
+        acquire: Duration::from_millis(1500),
+        busy: Duration::from_millis(1500),
+    };
+    /// For command-line tools (migrate, import, backup, config): nobody is
+    /// waiting on a page, and a long import should wait out a busy server.
+    pub const TOOL: Patience = Patience {
+        acquire: Duration::from_secs(10),
+        busy: Duration::from_secs(10),
+    };
+}
+
 impl Db {
-    /// Connects to `sqlite://path` (folder and file created when missing) or `postgres://…`.
+    /// Connects with the serving instance's short waits ([`Patience::SERVING`]).
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        Self::connect_with(url, Patience::SERVING).await
+    }
+
+    /// Connects for a command-line tool ([`Patience::TOOL`]).
+    pub async fn connect_tool(url: &str) -> anyhow::Result<Db> {
+        Self::connect_with(url, Patience::TOOL).await
+    }
+
+    /// Connects to `sqlite://path` (folder and file created when missing) or `postgres://…`.
+    pub async fn connect_with(url: &str, patience: Patience) -> anyhow::Result<Db> {
         if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -141,7 +262,7 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(patience.busy)
                 // Reads through a memory map instead of a read() per page: at a
                 // million customers this takes the grid's deep pages and wide
                 // searches from ~130 ms to ~15 ms (benches/grid.rs). Address space
@@ -149,6 +270,7 @@ impl Db {
                 .pragma("mmap_size", "1073741824");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .acquire_timeout(patience.acquire)
                 .connect_with(options)
                 .await
                 .with_context(|| format!("cannot open the SQLite database {file}"))?;
@@ -157,7 +279,14 @@ impl Db {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                // Bounds the wait for a free connection and every (re)connect
+                // attempt: while the server is away a request fails after this
+                // with `PoolTimedOut` (503), and once it is back the next
+                // acquire connects again.
+                .acquire_timeout(patience.acquire)
+                // A connection that died with a server restart is found out
+                // (a ping) and replaced before it is handed to a request.
+                .test_before_acquire(true)
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;
@@ -189,7 +318,8 @@ impl Db {
         on_pool!(self, |pool| sqlx::query("SELECT 1")
             .execute(pool)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|r| r.rows_affected()))
+        .map_err(|e| context(e, "ping the database"))?;
         Ok(())
     }
 

@@ -156,6 +156,24 @@ impl TestApp {
         .await
     }
 
+    /// Starts the app on a database URL the test prepared (one that reaches the
+    /// database through a proxy the test can cut, say), migrating it as usual.
+    pub async fn spawn_on(
+        backend: Backend,
+        database_url: String,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let smtp = SmtpSink::start().await;
+        Self::start(
+            backend,
+            database_url,
+            smtp,
+            Arc::new(Clock::default()),
+            adjust,
+        )
+        .await
+    }
+
     async fn start(
         backend: Backend,
         database_url: String,

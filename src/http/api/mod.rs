@@ -68,8 +68,14 @@ impl ApiError {
         ApiError { status, message }
     }
 
+    /// 500, or 503 with Retry-After when the cause is an unavailable database.
     fn internal(e: impl Into<anyhow::Error>, l: Locale) -> Self {
-        tracing::error!(error = ?e.into(), "internal error in the REST API");
+        let e = e.into();
+        if crate::http::errors::is_unavailable(&e) {
+            tracing::warn!(error = %format!("{e:#}"), "database unavailable; REST answers 503");
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, l.t("error-unavailable"));
+        }
+        tracing::error!(error = ?e, "internal error in the REST API");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, l.t("error-internal"))
     }
 }
@@ -79,7 +85,14 @@ impl IntoResponse for ApiError {
         let body = ApiMessage {
             message: self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(crate::http::errors::RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 

@@ -497,3 +497,5 @@ admin-action-customers-export = Customers exported (CSV)
 ## Issue 14, credential stuffing (stuffing): the per-address sign-in limit.
 admin-option-ip-sign-in-failures = Failed Sign-ins per Address (all accounts; IPv6 per /64)
 admin-option-ip-sign-in-minutes = Failed Sign-ins per Address: Window (minutes)
+# dbfaults (issue 14): the database is away or locked
+error-unavailable = The shop is temporarily unavailable. Please try again in a few seconds.

@@ -497,3 +497,5 @@ admin-action-customers-export = Klanten geëxporteerd (CSV)
 ## Issue 14, credential stuffing (stuffing): the per-address sign-in limit.
 admin-option-ip-sign-in-failures = Mislukte aanmeldingen per adres (alle accounts; IPv6 per /64)
 admin-option-ip-sign-in-minutes = Mislukte aanmeldingen per adres: tijdvak (minuten)
+# dbfaults (issue 14): the database is away or locked
+error-unavailable = De winkel is tijdelijk niet beschikbaar. Probeer het over een paar seconden opnieuw.
