@@ -16,8 +16,6 @@ mod storefront;
 
 pub use server::{ConnectionLimits, serve};
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{
@@ -167,7 +165,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            state.config.request_timeout,
         ))
         .with_state(state)
 }
