@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod csv_export;
 mod error_pages;
 pub mod errors;
+mod framing;
 mod ops;
 pub mod page;
 mod server;
@@ -139,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::overriding(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(axum::middleware::from_fn(framing::refuse_ambiguous_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
