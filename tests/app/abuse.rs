@@ -522,12 +522,14 @@ store_test!(
             .collect();
         assert!(flood.len() >= FLOOD / 2, "only {} connected", flood.len());
 
-        // Every connection is closed by the server in turn (none is held for
-        // ever), CAP at a time: the rest wait in the backlog meanwhile.
+        // The server closes what it accepted when it goes idle, CAP at a time,
+        // and then accepts from the backlog. (Connections past the kernel's
+        // backlog are never accepted: the kernel drops their half-open state,
+        // the client is not told, so they are given up on here after 10 s.)
         let started = Instant::now();
         let closes = flood.into_iter().map(|mut stream| async move {
             let mut buf = [0u8; 64];
-            let closed = tokio::time::timeout(Duration::from_secs(60), async {
+            tokio::time::timeout(Duration::from_secs(10), async {
                 loop {
                     match stream.read(&mut buf).await {
                         Ok(0) | Err(_) => return started.elapsed(),
@@ -535,22 +537,25 @@ store_test!(
                     }
                 }
             })
-            .await;
-            closed.ok()
+            .await
+            .ok()
         });
-        let closed: Vec<Option<Duration>> = futures_util::future::join_all(closes).await;
+        let mut closed: Vec<Duration> = futures_util::future::join_all(closes)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        closed.sort();
         assert!(
-            closed.iter().all(Option::is_some),
-            "{} connections still open after a minute",
-            closed.iter().filter(|c| c.is_none()).count()
+            closed.len() >= 2 * CAP as usize,
+            "only {} connections were served and closed",
+            closed.len()
         );
-        // The cap held: no more than CAP were closed by the first idle timeout
-        // (they were the only ones accepted); the rest came after, in rounds.
-        let mut times: Vec<Duration> = closed.into_iter().flatten().collect();
-        times.sort();
-        let first_round = times
+        // The cap held: the first idle timeout closed only what had been
+        // accepted, no more than CAP; the rest came after, in rounds.
+        let first_round = closed
             .iter()
-            .filter(|t| **t < times[0] + Duration::from_millis(500))
+            .filter(|t| **t < closed[0] + Duration::from_millis(500))
             .count();
         assert!(
             first_round <= CAP as usize,

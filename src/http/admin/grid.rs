@@ -541,9 +541,9 @@ mod tests {
         assert!(!p.export_href().contains("page="));
     }
 
-    /// Found writing the grid_query fuzz target (seed `deep_page`): a page number near i64::MAX with a
-    /// count past its bound overflowed the offset (a panic in debug builds, a
-    /// wrapped, possibly negative OFFSET in release).
+    /// Found writing the grid_query fuzz target (seed `deep_page`): a page
+    /// number near i64::MAX with a count past its bound overflowed the offset
+    /// (a panic in debug builds, a wrapped, possibly negative OFFSET in release).
     #[test]
     fn a_huge_page_number_does_not_overflow() {
         let p = parse("page=9223372036854775807&limit=200");
@@ -556,9 +556,9 @@ mod tests {
         assert!(exact.offset >= 0 && exact.limit >= 0, "{exact:?}");
     }
 
-    /// Found writing the grid_query fuzz target's round-trip invariant: a keyword cut at its limit just
-    /// after a space kept the space, so the page's links (which trim) named
-    /// another view.
+    /// Found writing the grid_query fuzz target's round-trip invariant: a
+    /// keyword cut at its limit just after a space kept the space, so the
+    /// page's links (which trim) named another view.
     #[test]
     fn a_cut_keyword_round_trips() {
         let query = format!("q={}+b", "a".repeat(MAX_KEYWORD_CHARS - 1));
