@@ -481,8 +481,15 @@ store_test!(duplicate_headers_are_400, |app: TestApp| async move {
         ),
     ] {
         let outcome = send_raw(&app, request.as_bytes()).await;
+        // hyper folds two equal Content-Length headers into one (the framing is
+        // not in doubt), so that request goes on to the CSRF check: 403.
+        let expected = if what == "Content-Length, the same twice" {
+            Outcome::Status(403)
+        } else {
+            Outcome::Status(400)
+        };
         assert!(
-            matches!(outcome, Outcome::Status(400) | Outcome::Closed),
+            outcome == expected || outcome == Outcome::Closed,
             "{what}: {outcome:?}"
         );
     }
@@ -501,8 +508,8 @@ store_test!(
         const FLOOD: usize = 2000;
         let app = TestApp::spawn_with(app.backend, |c| {
             c.max_connections = CAP;
-            c.header_read_timeout = Duration::from_secs(1);
-            c.idle_timeout = Duration::from_secs(1);
+            c.header_read_timeout = Duration::from_secs(30);
+            c.idle_timeout = Duration::from_secs(30);
         })
         .await;
         let address = socket_of(&app);
@@ -522,45 +529,31 @@ store_test!(
             .collect();
         assert!(flood.len() >= FLOOD / 2, "only {} connected", flood.len());
 
-        // The server closes what it accepted when it goes idle, CAP at a time,
-        // and then accepts from the backlog. (Connections past the kernel's
-        // backlog are never accepted: the kernel drops their half-open state,
-        // the client is not told, so they are given up on here after 10 s.)
-        let started = Instant::now();
-        let closes = flood.into_iter().map(|mut stream| async move {
-            let mut buf = [0u8; 64];
-            tokio::time::timeout(Duration::from_secs(10), async {
-                loop {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return started.elapsed(),
-                        Ok(_) => continue,
-                    }
-                }
-            })
-            .await
-            .ok()
+        // The cap holds: each flood connection now asks for /healthz, and only
+        // the CAP the server accepted are answered; the rest wait in the
+        // kernel's backlog (no slot frees while every answered one stays open).
+        let asks = flood.into_iter().map(|mut stream| async move {
+            let _ = stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+                .await;
+            let answered = outcome_of(&mut stream, Duration::from_secs(8)).await;
+            (stream, answered)
         });
-        let mut closed: Vec<Duration> = futures_util::future::join_all(closes)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        closed.sort();
-        assert!(
-            closed.len() >= 2 * CAP as usize,
-            "only {} connections were served and closed",
-            closed.len()
-        );
-        // The cap held: the first idle timeout closed only what had been
-        // accepted, no more than CAP; the rest came after, in rounds.
-        let first_round = closed
+        let asked: Vec<(TcpStream, Outcome)> = futures_util::future::join_all(asks).await;
+        let answered = asked
             .iter()
-            .filter(|t| **t < closed[0] + Duration::from_millis(500))
+            .filter(|(_, outcome)| *outcome == Outcome::Status(200))
             .count();
         assert!(
-            first_round <= CAP as usize,
-            "{first_round} connections served at once past a cap of {CAP}"
+            asked.iter().all(|(_, outcome)| matches!(
+                outcome,
+                Outcome::Status(200) | Outcome::Open | Outcome::Closed
+            )),
+            "every flood connection is answered 200, waits, or (past the backlog) is reset"
         );
+        assert_eq!(answered, CAP as usize, "connections served at once");
+        // When the flood lets go, the server is free again.
+        drop(asked);
         still_serving(&app).await;
     }
 );
