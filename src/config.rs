@@ -177,6 +177,11 @@ pub struct Config {
     #[arg(long, env = "IDLE_TIMEOUT", default_value = "60", value_parser = seconds, global = true, hide = true)]
     pub idle_timeout: Duration,
 
+    /// Seconds a request may take, body included, before it is answered 408
+    /// (a body trickling in slower than that is cut off).
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30", value_parser = seconds, global = true, hide = true)]
+    pub request_timeout: Duration,
+
     /// Open connections served at once; further ones wait to be accepted.
     #[arg(long, env = "MAX_CONNECTIONS", default_value = "1024", value_parser = clap::value_parser!(u32).range(1..), global = true, hide = true)]
     pub max_connections: u32,
@@ -332,6 +337,7 @@ mod tests {
         assert_eq!(config.header_read_timeout, Duration::from_secs(10));
         assert_eq!(config.idle_timeout, Duration::from_secs(60));
         assert_eq!(config.max_connections, 1024);
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
         assert!(Cli::try_parse_from(["shop-accounts", "--idle-timeout", "0"]).is_err());
     }
 }

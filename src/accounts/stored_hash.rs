@@ -102,6 +102,9 @@ impl StoredHash {
         if stored.starts_with("$argon2id$") {
             return match PasswordHash::new(stored) {
                 Ok(phc) if phc.salt.is_some() && phc.hash.is_some() => {
+                    // Verifying uses the string's own parameters: an imported
+                    // `$argon2id$m=4194304,…` would cost 4 GiB per sign-in.
+                    native_cost_allowed(&phc)?;
                     Ok(StoredHash::Native(stored.to_string()))
                 }
                 _ => Err(HashFormatError::Unknown),
@@ -137,6 +140,17 @@ impl StoredHash {
             }
         }
     }
+}
+
+/// A native hash may ask for no more than a Magento hash may: memory up to one
+/// Magento step, work up to two.
+fn native_cost_allowed(phc: &PasswordHash<'_>) -> Result<(), HashFormatError> {
+    let params = Params::try_from(phc).map_err(|_| HashFormatError::Unknown)?;
+    let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
+    if params.m_cost() > MAGENTO_ARGON.mem_kib() || work > MAX_ARGON_WORK {
+        return Err(HashFormatError::TooCostly);
+    }
+    Ok(())
 }
 
 impl MagentoHash {
@@ -371,6 +385,32 @@ mod tests {
         assert_eq!(
             StoredHash::parse("$argon2id$garbage"),
             Err(HashFormatError::Unknown)
+        );
+    }
+
+    /// Found by reading for the stored_hash fuzz target's cost invariant: a
+    /// native-looking hash carries its own Argon2 parameters, which verifying
+    /// obeys, so an imported one could ask for gigabytes per sign-in.
+    #[test]
+    fn native_hashes_are_held_to_the_magento_cost_bound() {
+        let native = |params: &str| {
+            format!(
+                "$argon2id$v=19${params}$c2FsdHNhbHRzYWx0$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo0MTIzNDU"
+            )
+        };
+        assert!(StoredHash::parse(&native("m=19456,t=2,p=1")).is_ok());
+        assert!(StoredHash::parse(&native("m=65536,t=4,p=1")).is_ok());
+        assert_eq!(
+            StoredHash::parse(&native("m=4194304,t=1,p=1")),
+            Err(HashFormatError::TooCostly)
+        );
+        assert_eq!(
+            StoredHash::parse(&native("m=65536,t=5,p=1")),
+            Err(HashFormatError::TooCostly)
+        );
+        assert_eq!(
+            StoredHash::parse(&native("m=19456,t=4294967295,p=1")),
+            Err(HashFormatError::TooCostly)
         );
     }
 

@@ -152,7 +152,7 @@ pub fn client_ip(parts: &Parts, config: &Config) -> IpAddr {
 
 /// One X-Forwarded-For entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`,
 /// `[2001:db8::1]` or `[2001:db8::1]:443`; anything else (`unknown`) is `None`.
-fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+pub fn forwarded_ip(entry: &str) -> Option<IpAddr> {
     let entry = entry.trim();
     let ip = entry
         .parse::<IpAddr>()

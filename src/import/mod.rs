@@ -7,7 +7,7 @@
 //! interrupted one and otherwise adds nothing.
 
 mod guard;
-mod magento_row;
+pub mod magento_row;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;

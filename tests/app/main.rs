@@ -6,6 +6,7 @@
 mod helpers;
 mod smtp_sink;
 
+mod abuse;
 mod admin;
 mod admin_users;
 mod api;

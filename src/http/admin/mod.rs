@@ -10,7 +10,7 @@ mod bulk;
 mod config;
 mod customers;
 mod export;
-mod grid;
+pub mod grid;
 mod guard;
 mod jobs;
 mod logs;
@@ -128,7 +128,7 @@ pub use bulk::selection_from_grid_params;
 /// The query string as name → value. Parsing never fails (a repeated name keeps
 /// its last value, bad escapes are decoded lossily), so odd input falls back to
 /// defaults instead of a 400.
-fn query_params(raw: Option<&str>) -> HashMap<String, String> {
+pub fn query_params(raw: Option<&str>) -> HashMap<String, String> {
     url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .into_owned()
         .collect()

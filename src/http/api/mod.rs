@@ -109,7 +109,8 @@ impl FromRequestParts<AppState> for ApiLocale {
     }
 }
 
-/// JSON body whose every rejection is a `{"message"}` 400.
+/// JSON body whose every rejection is a `{"message"}` 400 (415 without the
+/// JSON content type, 413 past the body limit).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
@@ -121,6 +122,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             Err(rejection) => {
                 let status = match rejection {
                     JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    // Past the body limit: 413, as the forms answer.
+                    r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => r.status(),
                     _ => StatusCode::BAD_REQUEST,
                 };
                 Err(ApiError::new(status, l.t("api-invalid-body")))
