@@ -275,8 +275,10 @@ fault_test!(
         // The "killed" worker: it claimed the message with the lease workers take, and died.
         let lease = i64::from(app.state.config.mail_lease_seconds);
         let now = app.state.now();
-        let claimed = app
-            .db()
+        let db = shop_accounts::store::Db::connect(&app.database_url)
+            .await
+            .unwrap();
+        let claimed = db
             .claim_mail_due_by(now, i64::MAX, lease, true)
             .await
             .unwrap()
