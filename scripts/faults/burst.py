@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Fires one forgot-password POST per address, CONCURRENCY at a time, each from
+"""Fires one forgot-password POST per address, RATE a second at most and
+CONCURRENCY at a time (so the burst spans the kill and the restart), each from
 its own client address (X-Forwarded-For) with its own form key, and records
 <unix time> TAB <address> TAB <HTTP status or 'error'> per request.
 
-    python3 burst.py BASE EMAILS_FILE CONCURRENCY OUT
+    python3 burst.py BASE EMAILS_FILE CONCURRENCY RATE OUT
 """
 import http.cookiejar
 import re
@@ -32,7 +33,9 @@ def client(base, ip):
 
 
 def main():
-    base, emails_file, concurrency, out = sys.argv[1:5]
+    base, emails_file, concurrency, rate, out = sys.argv[1:6]
+    rate = float(rate)
+    start = time.time()
     emails = [e.strip() for e in open(emails_file) if e.strip()]
     lock = threading.Lock()
     results = []
@@ -44,6 +47,7 @@ def main():
                 if not queue:
                     return
                 i, email = queue.pop(0)
+            time.sleep(max(0.0, start + i / rate - time.time()))
             ip = f"10.77.{i // 250}.{i % 250 + 1}"
             status = "error"
             try:
@@ -55,8 +59,9 @@ def main():
                     ).status
                 except urllib.error.HTTPError as e:
                     status = e.code
-            except Exception:
-                status = "error"
+            except Exception as e:
+                reason = getattr(e, "reason", e)
+                status = f"error:{type(e).__name__}:{type(reason).__name__}"
             with lock:
                 results.append(f"{time.time():.3f}\t{email}\t{status}")
 

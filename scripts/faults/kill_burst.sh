@@ -11,8 +11,9 @@
 # drops and recreates it. Options (all optional, bounded defaults):
 #   --requests N      forgot-password POSTs in the burst, one per customer (default 200)
 #   --concurrency C   parallel clients (default 8)
+#   --rate R          POSTs a second at most (default 40: 200 take 5 s)
 #   --kill-after S    seconds into the burst for the kill -9 (default 1.5)
-#   --bulk-kill S     seconds into the bulk job for the second kill -9 (default 3)
+#   --bulk-kill S     seconds into the bulk job for the second kill -9 (default 1)
 #   --wait S          how long to wait for the mail after each restart (default 60)
 #   --work DIR        scratch folder (default target/faults)
 # Needs: target/release/shop-accounts (built when missing), python3, curl,
@@ -21,8 +22,9 @@ set -euo pipefail
 
 REQUESTS=200
 CONCURRENCY=8
+RATE=40
 KILL_AFTER=1.5
-BULK_KILL=3
+BULK_KILL=1
 WAIT=60
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$ROOT/target/faults
@@ -30,19 +32,21 @@ while [ $# -gt 0 ]; do
   case $1 in
     --requests) REQUESTS=$2; shift 2 ;;
     --concurrency) CONCURRENCY=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
     --kill-after) KILL_AFTER=$2; shift 2 ;;
     --bulk-kill) BULK_KILL=$2; shift 2 ;;
     --wait) WAIT=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
-BIN=$ROOT/target/release/shop-accounts
+BIN=${BIN:-$ROOT/target/release/shop-accounts}
 HERE=$ROOT/scripts/faults
-PORT=${PORT:-3911}
-SMTP_PORT=${SMTP_PORT:-3925}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=${PORT:-$(free_port)}
+SMTP_PORT=${SMTP_PORT:-$(free_port)}
 BASE=http://127.0.0.1:$PORT
 mkdir -p "$WORK"
 RUN=$WORK/kill-$$
@@ -74,7 +78,7 @@ esac
 export LISTEN=127.0.0.1:$PORT BASE_URL=$BASE SMTP_URL=smtp://127.0.0.1:$SMTP_PORT
 export METRICS_LISTEN= TRUSTED_PROXIES=127.0.0.1/32 RUST_LOG=warn
 export SECRET_KEY=kill-burst-secret-key-of-at-least-32-chars
-export BULK_MAIL_PER_MINUTE=1200 JOB_BATCH_SIZE=25
+export BULK_MAIL_PER_MINUTE=1200 JOB_BATCH_SIZE=10
 
 SINK_PID=
 SERVER_PID=
@@ -92,8 +96,8 @@ start_server() {
   "$BIN" serve >>"$RUN/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 200); do
-    curl -fs "$BASE/readyz" >/dev/null 2>&1 && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || { echo "server died; see $RUN/server.log" >&2; exit 1; }
+    curl -fs "$BASE/readyz" >/dev/null 2>&1 && kill -0 "$SERVER_PID" 2>/dev/null && return 0
     sleep 0.05
   done
   echo "server not ready; see $RUN/server.log" >&2
@@ -109,7 +113,7 @@ CUSTOMERS=$(wc -l <"$RUN/emails.txt")
 
 echo "== $STORE: burst of $REQUESTS forgot-password POSTs, kill -9 after ${KILL_AFTER}s"
 start_server
-python3 "$HERE/burst.py" "$BASE" "$RUN/emails.txt" "$CONCURRENCY" "$RUN/answers.tsv" &
+python3 "$HERE/burst.py" "$BASE" "$RUN/emails.txt" "$CONCURRENCY" "$RATE" "$RUN/answers.tsv" &
 BURST_PID=$!
 sleep "$KILL_AFTER"
 kill -9 "$SERVER_PID"

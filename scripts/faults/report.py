@@ -25,6 +25,7 @@ def main():
     if mode == "burst":
         answers = [l.rstrip("\n").split("\t") for l in open(source) if l.strip()]
         codes = collections.Counter(a[2] for a in answers)
+        errors = collections.Counter(a[2] for a in answers if a[2].startswith("error"))
         owed = {a[1] for a in answers if a[2] in ("200", "302", "303")}
         print(f"requests: {len(answers)}; answered: {dict(codes)}")
     else:
