@@ -260,6 +260,17 @@ pub struct Config {
     #[arg(long, env = "BULK_MAIL_PER_MINUTE", default_value = "300", value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub bulk_mail_per_minute: u32,
 
+    /// How long one SMTP delivery attempt may take in all (connect, TLS, the
+    /// whole exchange); a relay that stalls longer is given up on and retried.
+    #[arg(long, env = "SMTP_TIMEOUT_SECONDS", default_value = "10", value_parser = clap::value_parser!(u32).range(1..=300), global = true)]
+    pub smtp_timeout_seconds: u32,
+
+    /// How long a worker's claim on a message lasts unless renewed (it is renewed
+    /// every third of it while the send runs): a killed instance's message is
+    /// taken over by another within this time.
+    #[arg(long, env = "MAIL_LEASE_SECONDS", default_value = "15", value_parser = clap::value_parser!(u32).range(3..=600), global = true, hide = true)]
+    pub mail_lease_seconds: u32,
+
     /// Whether this instance works on bulk jobs (`false` keeps it to serving pages).
     #[arg(long, env = "RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub run_jobs: bool,

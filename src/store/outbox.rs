@@ -25,6 +25,9 @@ pub struct ClaimedMail {
     pub permanent_failures: i64,
     /// `MailPriority` as stored.
     pub priority: i64,
+    /// The end of this worker's lease: the claim's token (renewals and the outcome
+    /// name it, so a worker whose lease ran out cannot overwrite its successor's).
+    pub lease_until: i64,
 }
 
 /// What the admin mail queue shows: never a body.
@@ -93,6 +96,18 @@ impl Db {
         lease: i64,
         bulk_allowed: bool,
     ) -> StoreResult<Option<ClaimedMail>> {
+        self.claim_mail_due_by(now, now, lease, bulk_allowed).await
+    }
+
+    /// Like `claim_mail`, but takes waiting mail due by `due_by` (a probe of a relay
+    /// that was unavailable takes the next waiting message even if it is backed off).
+    pub async fn claim_mail_due_by(
+        &self,
+        now: i64,
+        due_by: i64,
+        lease: i64,
+        bulk_allowed: bool,
+    ) -> StoreResult<Option<ClaimedMail>> {
         let max_priority = if bulk_allowed {
             MailPriority::Bulk
         } else {
@@ -101,7 +116,7 @@ impl Db {
         let pick = format!(
             "SELECT id FROM mail_outbox \
              WHERE status IN ('pending', 'sending') AND priority <= {max_priority} \
-               AND ((status = 'pending' AND next_attempt_at <= $1) \
+               AND ((status = 'pending' AND next_attempt_at <= $3) \
                  OR (status = 'sending' AND lease_until < $1)) \
              ORDER BY priority, next_attempt_at, id LIMIT 1"
         );
@@ -112,19 +127,52 @@ impl Db {
         let sql = format!(
             "UPDATE mail_outbox SET status = 'sending', lease_until = $2, attempts = attempts + 1 \
              WHERE id = ({pick}{lock}) \
-             RETURNING id, recipient, kind, subject, body_text, body_html, attempts, permanent_failures, priority"
+             RETURNING id, recipient, kind, subject, body_text, body_html, attempts, permanent_failures, priority, lease_until"
         );
         Ok(on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(now)
             .bind(now + lease)
+            .bind(due_by)
             .fetch_optional(pool)
             .await)?)
+    }
+
+    /// Extends a lease its worker still holds (`held_until` is the lease it has);
+    /// false when the message is no longer that worker's.
+    pub async fn renew_mail_lease(
+        &self,
+        id: i64,
+        held_until: i64,
+        new_until: i64,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE mail_outbox SET lease_until = $3 \
+                   WHERE id = $1 AND status = 'sending' AND lease_until = $2";
+        let changed = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(id)
+            .bind(held_until)
+            .bind(new_until)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(changed == 1)
+    }
+
+    /// The relay answers again: waiting messages whose last attempt failed for
+    /// the relay's reasons are due now instead of after their own backoff.
+    pub async fn release_transient_retries(&self, now: i64) -> StoreResult<u64> {
+        let sql = "UPDATE mail_outbox SET next_attempt_at = $1 \
+                   WHERE status = 'pending' AND transient_failure = 1 AND next_attempt_at > $1";
+        Ok(on_pool!(self, |pool| sqlx::query(sql)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?)
     }
 
     /// Delivered: the body, which holds the link, is erased.
     pub async fn mark_mail_sent(&self, id: i64, now: i64) -> StoreResult<()> {
         let sql = "UPDATE mail_outbox SET status = 'sent', sent_at = $2, lease_until = NULL, \
-                   body_text = NULL, body_html = NULL, last_error = NULL WHERE id = $1";
+                   body_text = NULL, body_html = NULL, last_error = NULL, transient_failure = 0 WHERE id = $1";
         on_pool!(self, |pool| sqlx::query(sql)
             .bind(id)
             .bind(now)
@@ -134,20 +182,26 @@ impl Db {
         Ok(())
     }
 
+    /// Back to the queue for another attempt at `next_attempt_at`, by the worker
+    /// holding the lease `held_until` (a worker that lost its lease changes nothing).
     pub async fn mark_mail_retry(
         &self,
         id: i64,
+        held_until: i64,
         next_attempt_at: i64,
         error: &str,
         permanent: bool,
     ) -> StoreResult<()> {
         let sql = "UPDATE mail_outbox SET status = 'pending', lease_until = NULL, next_attempt_at = $2, \
-                   last_error = $3, permanent_failures = permanent_failures + $4 WHERE id = $1";
+                   last_error = $3, permanent_failures = permanent_failures + $4, transient_failure = $5 \
+                   WHERE id = $1 AND status = 'sending' AND lease_until = $6";
         on_pool!(self, |pool| sqlx::query(sql)
             .bind(id)
             .bind(next_attempt_at)
             .bind(error)
             .bind(i64::from(permanent))
+            .bind(i64::from(!permanent))
+            .bind(held_until)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
@@ -156,7 +210,7 @@ impl Db {
 
     /// Given up after repeated permanent refusals; the body is erased like a sent one.
     pub async fn mark_mail_failed(&self, id: i64, error: &str) -> StoreResult<()> {
-        let sql = "UPDATE mail_outbox SET status = 'failed', lease_until = NULL, last_error = $2, \
+        let sql = "UPDATE mail_outbox SET status = 'failed', lease_until = NULL, last_error = $2, transient_failure = 0, \
                    permanent_failures = permanent_failures + 1, body_text = NULL, body_html = NULL WHERE id = $1";
         on_pool!(self, |pool| sqlx::query(sql)
             .bind(id)

@@ -241,15 +241,25 @@ impl TestApp {
 
     /// Stops the server (draining requests and the mail worker) and starts a new
     /// one on the same database, SMTP sink and clock: a restart.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// A restart after `adjust` had its say on the new instance's configuration.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         self.stop().await;
         let clock = self.state.clock.clone();
         let smtp = std::mem::replace(&mut self.smtp, SmtpSink::start().await);
-        Self::start(self.backend, self.database_url.clone(), smtp, clock, |_| {}).await
+        Self::start(self.backend, self.database_url.clone(), smtp, clock, adjust).await
     }
 
     /// A second instance on the same database (and SMTP sink address).
     pub async fn second_instance(&self) -> TestApp {
+        self.second_instance_with(|_| {}).await
+    }
+
+    /// A second instance, after `adjust` had its say on its configuration.
+    pub async fn second_instance_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let smtp_url = self.smtp.url();
         let smtp = SmtpSink::start().await;
         Self::start(
@@ -259,6 +269,7 @@ impl TestApp {
             self.state.clock.clone(),
             move |c| {
                 c.smtp_url = Some(smtp_url);
+                adjust(c);
             },
         )
         .await

@@ -18,6 +18,7 @@ mod grid_filters;
 mod grid_search;
 mod import;
 mod lockout;
+mod mail_faults;
 mod ops_kit;
 mod recovery;
 mod seal;
