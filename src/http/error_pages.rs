@@ -66,14 +66,12 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
     // A bare 500 that no handler marked comes from a layer: tower-sessions
     // answers so when it cannot save the session. While the database is away
     // that is an outage (503), not a bug.
-    let status = if status == StatusCode::INTERNAL_SERVER_ERROR
-        && !marked
-        && database_away(&state).await
-    {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        status
-    };
+    let status =
+        if status == StatusCode::INTERNAL_SERVER_ERROR && !marked && database_away(&state).await {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            status
+        };
     let code = status.as_u16();
     let unavailable = status == StatusCode::SERVICE_UNAVAILABLE;
     // Who is signed in is read from the database: not when it is away (that
