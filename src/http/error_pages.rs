@@ -63,6 +63,15 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
     if !(status.is_client_error() || status.is_server_error()) || (is_html && !marked) {
         return response;
     }
+    // A bare 500 that no handler marked comes from a layer: tower-sessions
+    // answers so when it cannot save the session. While the database is away
+    // that is an outage (503), not a bug.
+    let status =
+        if status == StatusCode::INTERNAL_SERVER_ERROR && !marked && database_away(&state).await {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            status
+        };
     let code = status.as_u16();
     let unavailable = status == StatusCode::SERVICE_UNAVAILABLE;
     // Who is signed in is read from the database: not when it is away (that
@@ -107,6 +116,14 @@ pub async fn render(State(state): State<AppState>, request: Request, next: Next)
         page.headers_mut().insert(RETRY_AFTER, retry_after);
     }
     page
+}
+
+/// Whether the database fails a ping, or gives no answer within half a second.
+async fn database_away(state: &AppState) -> bool {
+    !matches!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), state.db.ping()).await,
+        Ok(Ok(()))
+    )
 }
 
 pub async fn not_found() -> AppError {
