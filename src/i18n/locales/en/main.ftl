@@ -448,7 +448,6 @@ admin-bulk-help-unlock = Each customer's lockout is cleared.
 admin-bulk-help-force-sign-in = Every storefront session and API token of each customer ends, and outstanding reset links die.
 admin-bulk-selection-ids = { $count } ticked customers
 admin-bulk-selection-all = all customers
-admin-bulk-selection-keyword = all customers matching “{ $keyword }”
 admin-jobs-title = Bulk Jobs
 admin-jobs-empty = No bulk jobs yet.
 admin-job-title = Bulk Job { $id }
@@ -493,3 +492,6 @@ admin-grid-export = Export CSV
 admin-grid-page = Page { $page }
 admin-grid-last-page = Last page
 admin-action-customers-export = Customers exported (CSV)
+
+## bulkfix (issue 11): "all matching" names the grid's filters
+admin-bulk-selection-filtered = all customers matching { $filters }

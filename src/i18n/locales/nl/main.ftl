@@ -448,7 +448,6 @@ admin-bulk-help-unlock = De blokkering van elke klant wordt opgeheven.
 admin-bulk-help-force-sign-in = Elke winkelsessie en elk API-token van elke klant eindigt, en openstaande herstellinks vervallen.
 admin-bulk-selection-ids = { $count } aangevinkte klanten
 admin-bulk-selection-all = alle klanten
-admin-bulk-selection-keyword = alle klanten die voldoen aan “{ $keyword }”
 admin-jobs-title = Bulkacties
 admin-jobs-empty = Nog geen bulkacties.
 admin-job-title = Bulkactie { $id }
@@ -493,3 +492,6 @@ admin-grid-export = CSV exporteren
 admin-grid-page = Pagina { $page }
 admin-grid-last-page = Laatste pagina
 admin-action-customers-export = Klanten geëxporteerd (CSV)
+
+## bulkfix (issue 11): "all matching" names the grid's filters
+admin-bulk-selection-filtered = alle klanten die voldoen aan { $filters }
