@@ -17,6 +17,8 @@
 #   --work DIR      scratch folder (default target/bench-bulk; removed at the end
 #                   unless --keep)
 #   --keep          keep the stores and logs
+#   --bin PATH      use this shop-accounts binary instead of building the
+#                   release one (e.g. target/debug/shop-accounts, for a quick look)
 #
 # Prints one line per job (seconds from queued to done, customers done/skipped/
 # failed) with the load average before and after, and appends them to
@@ -30,6 +32,7 @@ PG_URL=postgres://postgres@127.0.0.1:5432/postgres
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$ROOT/target/bench-bulk
 KEEP=
+BIN=
 while [ $# -gt 0 ]; do
   case $1 in
     --customers) CUSTOMERS=$2; shift 2 ;;
@@ -38,12 +41,12 @@ while [ $# -gt 0 ]; do
     --pg-url) PG_URL=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --bin) BIN=$2; shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
-BIN=$ROOT/target/release/shop-accounts
 PG_DB=bench_bulk
 mkdir -p "$WORK"
 RESULTS=$WORK/results.tsv
@@ -53,8 +56,11 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 for tool in sqlite3 psql; do
   command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 2; }
 done
-say "building the release binary"
-(cd "$ROOT" && cargo build --release --bin shop-accounts)
+if [ -z "$BIN" ]; then
+  say "building the release binary"
+  (cd "$ROOT" && cargo build --release --bin shop-accounts)
+  BIN=$ROOT/target/release/shop-accounts
+fi
 
 cleanup() {
   if [ -z "$KEEP" ]; then

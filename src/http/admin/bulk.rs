@@ -117,11 +117,13 @@ impl BulkForm {
         }
     }
 
-    /// Where the confirmation page pinned the selection, once it was shown.
+    /// Where the confirmation page pinned the selection, once it was shown
+    /// (`upto` decides: a form without `at` is read as of now).
     fn pin(&self) -> Option<Pin> {
         Some(Pin {
             upto: self.upto?,
-            at: self.at?,
+            // Without the moment (an older form), the selection is read as of now.
+            at: self.at.unwrap_or(i64::MAX),
         })
     }
 
