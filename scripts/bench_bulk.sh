@@ -69,6 +69,7 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 for STORE in ${STORES//,/ }; do
   case $STORE in
