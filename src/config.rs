@@ -101,7 +101,28 @@ pub struct BulkArgs {
     /// The grid's keyword (`q`): every customer the grid finds with it.
     #[arg(long)]
     pub q: Option<String>,
-    /// Any other grid parameter, as NAME=VALUE (repeatable), e.g. `--filter locked=yes`.
+    /// The grid's Locked filter: `yes` or `no`.
+    #[arg(long, value_name = "yes|no")]
+    pub locked: Option<String>,
+    /// The grid's Active API tokens filter: `yes` or `no`.
+    #[arg(long, value_name = "yes|no")]
+    pub has_tokens: Option<String>,
+    /// The grid's Signed in filter: `ever` or `never`.
+    #[arg(long, value_name = "ever|never")]
+    pub signed_in: Option<String>,
+    /// Customer since, from this UTC day on (`YYYY-MM-DD`, inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub created_from: Option<String>,
+    /// Customer since, up to this UTC day (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub created_to: Option<String>,
+    /// Last sign-in, from this UTC day on (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub last_sign_in_from: Option<String>,
+    /// Last sign-in, up to this UTC day (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub last_sign_in_to: Option<String>,
+    /// Any grid parameter, as NAME=VALUE (repeatable), e.g. `--filter locked=yes`.
     #[arg(long = "filter", value_name = "NAME=VALUE")]
     pub filters: Vec<String>,
     /// Start without asking.

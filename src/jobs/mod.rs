@@ -64,27 +64,56 @@ impl Action {
     }
 }
 
-/// A selection as shown on the confirmation page: its exact size, and the
-/// largest customer id when it was counted, which the job keeps to.
+/// Where a selection is pinned: the largest customer id and the moment it was
+/// counted for the confirmation page, which the job keeps to (customers created
+/// later are not swept in; "locked" and "has live tokens" are read as of then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    pub upto: i64,
+    pub at: i64,
+}
+
+/// A pinned moment older than this (a confirmation page left open for days)
+/// is not kept to: the selection is read as of now instead.
+const PIN_MAX_AGE_SECONDS: i64 = 24 * 3600;
+
+/// A selection as shown on the confirmation page: its exact size, and where it
+/// was pinned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counted {
     pub count: i64,
-    pub upto: i64,
+    pub pin: Pin,
 }
 
-/// Counts a selection now. `upto` (from an earlier count, e.g. the confirmation
-/// form) keeps it to the customers that existed then.
+/// Counts a selection. `pin` (from an earlier count, e.g. the confirmation
+/// form) keeps it to the customers that existed then, matched as of then.
 pub async fn count(
     state: &AppState,
     filter: &SelectionFilter,
-    upto: Option<i64>,
+    pin: Option<Pin>,
 ) -> StoreResult<Counted> {
-    let upto = match upto {
-        Some(upto) => upto,
-        None => state.db.max_customer_id().await?,
-    };
-    let count = state.db.count_selection(filter, upto).await?;
-    Ok(Counted { count, upto })
+    let pin = pinned(state, pin).await?;
+    let selection = state.db.pin_selection(filter, pin.upto, pin.at).await?;
+    let count = state.db.count_selection(&selection).await?;
+    Ok(Counted { count, pin })
+}
+
+async fn pinned(state: &AppState, pin: Option<Pin>) -> StoreResult<Pin> {
+    let now = state.now();
+    Ok(match pin {
+        Some(Pin { upto, at }) => Pin {
+            upto,
+            at: if at > now || at < now - PIN_MAX_AGE_SECONDS {
+                now
+            } else {
+                at
+            },
+        },
+        None => Pin {
+            upto: state.db.max_customer_id().await?,
+            at: now,
+        },
+    })
 }
 
 /// Who starts a job: the audit fields of the administrator (or `cli`).
@@ -94,18 +123,22 @@ pub struct Starter<'a> {
     pub client_ip: &'a str,
 }
 
-/// Creates a queued job for the customers of `filter` with ids up to `upto`,
+/// Creates a queued job for the customers of `filter` where `pin` pinned it,
 /// freezing that selection, with its audit entry, in one transaction. The
-/// caller has checked the starter may run `action`.
+/// caller has checked the starter may run `action`. `grid_filter` is the
+/// grid's query (`q=jan&locked=yes`) for the record, empty for ticked ids.
 pub async fn start(
     state: &AppState,
     action: Action,
     filter: &SelectionFilter,
-    upto: i64,
+    pin: Pin,
     described: &str,
+    grid_filter: &str,
     by: &Starter<'_>,
 ) -> StoreResult<JobRow> {
     let now = state.now();
+    let pin = pinned(state, Some(pin)).await?;
+    let selection = state.db.pin_selection(filter, pin.upto, pin.at).await?;
     let mut work = Work::begin(state).await?;
     let id = work
         .tx()
@@ -115,10 +148,11 @@ pub async fn start(
             admin_id: by.admin_id,
             admin_email: by.admin_email,
             client_ip: by.client_ip,
+            grid_filter,
             created_at: now,
         })
         .await?;
-    let total = work.tx().fill_job(id, filter, upto).await?;
+    let total = work.tx().fill_job(id, &selection).await?;
     work.tx()
         .insert_audit(&AuditEntry {
             at: now,

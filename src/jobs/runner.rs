@@ -14,7 +14,7 @@ use crate::recovery::{self, RequestError};
 use crate::secrets::random_token;
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
-use crate::store::{AuditEntry, CustomerRow, JobCounts, JobRow, StoreResult};
+use crate::store::{AuditEntry, CustomerRow, Db, JobCounts, JobRow, StoreResult};
 use crate::work::Work;
 
 /// How long a claim lasts without a batch renewing it: after a crash another
@@ -22,6 +22,9 @@ use crate::work::Work;
 pub const LEASE_SECONDS: i64 = 30;
 /// How often the queue is looked at when there is nothing to do.
 const POLL: Duration = Duration::from_secs(1);
+/// Stretches of a batch worked on at once on PostgreSQL, each on a connection
+/// of its own (the pool holds 16).
+const PG_LANES: usize = 4;
 /// A breath between batches, so single requests waiting for SQLite's write
 /// lock get it between two batches.
 const PAUSE: Duration = Duration::from_millis(2);
@@ -145,7 +148,13 @@ impl JobRunner {
     }
 
     /// Acts on the job's next batch of customers after `after`, and moves the
-    /// cursor past them in the same transaction.
+    /// cursor past them. The batch is cut into `lanes` stretches of consecutive
+    /// customers, each acted on, marked handled and counted in a transaction of
+    /// its own; on PostgreSQL the stretches run at once on separate connections
+    /// (each customer's statements are round trips, so one connection waits
+    /// most of the time), on SQLite (one writer) there is one. A stretch that
+    /// committed stays handled whatever happens to the others; the cursor moves
+    /// only once the whole batch is handled.
     pub async fn run_batch(&self, job: &JobRow, after: i64) -> anyhow::Result<Batch> {
         let state = &self.state;
         let ids = state.db.job_batch(job.id, after, self.batch_size).await?;
@@ -162,32 +171,88 @@ impl JobRunner {
         })?;
         let customers = state.db.job_batch_customers(job.id, after, last).await?;
         let options = PasswordOptions::load(&state.db).await?;
+        let lanes = match state.db {
+            Db::Sqlite(_) => 1,
+            Db::Postgres(_) => PG_LANES,
+        };
+        let per_lane = ids.len().div_ceil(lanes);
+        let stretches = ids.chunks(per_lane).map(|stretch| {
+            let (first, end) = (stretch[0], stretch[stretch.len() - 1]);
+            let rows: Vec<&CustomerRow> = customers
+                .iter()
+                .filter(|c| c.id >= first && c.id <= end)
+                .collect();
+            self.run_stretch(job, action, &options, after, stretch, rows)
+        });
+        let outcomes = futures_util::future::join_all(stretches).await;
+        let mut stopped = false;
+        for outcome in outcomes {
+            stopped |= !outcome?;
+        }
+        if stopped {
+            return Ok(Batch::Stopped);
+        }
+        let lease_until = state.now() + LEASE_SECONDS;
+        if !state
+            .db
+            .move_job_cursor(job.id, &self.owner, last, lease_until)
+            .await?
+        {
+            return Ok(Batch::Stopped);
+        }
+        metrics::counter!("shop_bulk_job_customers_total", "action" => action.code())
+            .increment(ids.len() as u64);
+        Ok(Batch::Advanced(last))
+    }
+
+    /// One stretch of a batch in one transaction: each customer through the
+    /// single action's domain function, then the stretch marked handled and
+    /// counted on the job (renewing the lease). False, with everything rolled
+    /// back, when the job is no longer ours or a customer was handled meanwhile.
+    async fn run_stretch(
+        &self,
+        job: &JobRow,
+        action: Action,
+        options: &PasswordOptions,
+        after: i64,
+        ids: &[i64],
+        customers: Vec<&CustomerRow>,
+    ) -> anyhow::Result<bool> {
+        let state = &self.state;
         let mut counts = JobCounts {
             // A customer gone since the job was confirmed cannot be acted on.
             failed: (ids.len() - customers.len()) as i64,
             ..JobCounts::default()
         };
         let mut work = Work::begin_bulk(state).await?;
-        for customer in &customers {
-            match self.act(&mut work, job, action, customer, &options).await? {
+        for customer in customers {
+            match self.act(&mut work, job, action, customer, options).await? {
                 Outcome::Done => counts.done += 1,
                 Outcome::Skipped => counts.skipped += 1,
                 Outcome::Failed => counts.failed += 1,
             }
         }
+        let (first, last) = (ids[0], ids[ids.len() - 1]);
+        let marked = work
+            .tx()
+            .mark_job_customers_handled(job.id, first, last)
+            .await?;
+        if marked != ids.len() as u64 {
+            // Another instance handled some of them (it took the job over):
+            // dropping the work rolls this stretch back.
+            return Ok(false);
+        }
         let lease_until = state.now() + LEASE_SECONDS;
+        // The cursor stays where the batch began until every stretch is in.
         if !work
             .tx()
-            .advance_job(job.id, &self.owner, last, counts, lease_until)
+            .advance_job(job.id, &self.owner, after, counts, lease_until)
             .await?
         {
-            // Dropping the work rolls the batch back.
-            return Ok(Batch::Stopped);
+            return Ok(false);
         }
         work.commit().await?;
-        metrics::counter!("shop_bulk_job_customers_total", "action" => action.code())
-            .increment(ids.len() as u64);
-        Ok(Batch::Advanced(last))
+        Ok(true)
     }
 
     /// One customer: the single action's own domain function, in the batch's work.

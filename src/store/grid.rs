@@ -161,7 +161,7 @@ const ROW_COLUMNS: &str = "c.id, c.email, c.firstname, c.lastname, c.created_at,
 
 /// A bound value; placeholders are numbered in the order they are pushed.
 #[derive(Debug, Clone)]
-enum Arg {
+pub(super) enum Arg {
     Int(i64),
     Text(String),
 }
@@ -249,25 +249,49 @@ impl Lookup {
     }
 }
 
-/// The ids of every customer matching the keyword, `from`/`to` the placeholders
-/// of its range (`keyword_range`): a bulk job's "all matching" selection, the
-/// same customers the grid counts.
-pub(super) fn matching_ids_sql(keyword: Option<&str>, from: &str, to: &str) -> String {
-    if keyword.is_some() {
-        format!(
-            "SELECT id FROM customers WHERE email_key >= {from} AND email_key < {to} \
-             UNION SELECT id FROM customers WHERE name_key >= {from} AND name_key < {to} \
-             UNION SELECT id FROM customers WHERE lastname_key >= {from} AND lastname_key < {to} \
-             UNION SELECT id FROM customers WHERE surname_key >= {from} AND surname_key < {to}"
-        )
-    } else {
-        "SELECT id FROM customers".to_string()
-    }
+// ---- Bulk selection (issue 11): "all N matching" is exactly the grid's rows ----
+
+/// The ids of every customer a grid filter matches at `now`, with ids up to a
+/// bound: a bulk job's "all matching" selection. Built from the grid's own
+/// conditions (`filter_conditions`), so it is the same customers the grid shows.
+/// `lead` values take the first placeholders (`$1`…), for the caller's statement.
+pub(super) struct MatchingIds {
+    /// `SELECT c.id FROM customers c WHERE c.id <= … AND <the grid's conditions>`
+    pub text: String,
+    pub args: Vec<Arg>,
 }
 
-/// The prefix range a lower-cased keyword matches.
-pub(super) fn keyword_range(keyword: &str) -> (String, String) {
-    (keyword.to_string(), prefix_upper_bound(keyword))
+/// Binds `MatchingIds::args` (and any lead values pushed before them).
+pub(super) use bind_args;
+
+impl Db {
+    pub(super) async fn matching_ids(
+        &self,
+        filter: &GridFilter,
+        now: i64,
+        upto: i64,
+        lead: &[i64],
+    ) -> StoreResult<MatchingIds> {
+        // Every match is read: the lookup a full read (the export) would take.
+        let lookup = self.lookup(filter, now, 0).await?;
+        let mut sql = Sql::default();
+        for value in lead {
+            sql.int(*value);
+        }
+        let bound = sql.int(upto);
+        let now = sql.int(now);
+        let mut conditions = vec![format!("c.id <= {bound}")];
+        conditions.extend(self.filter_conditions(&mut sql, filter, lookup, &now));
+        let text = format!(
+            "SELECT c.id FROM {} {}",
+            self.customers_from(lookup),
+            where_clause(&conditions)
+        );
+        Ok(MatchingIds {
+            text,
+            args: sql.args,
+        })
+    }
 }
 
 impl Db {

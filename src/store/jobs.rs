@@ -3,7 +3,7 @@
 //! far it got.
 
 use super::customers::COLUMNS;
-use super::grid::{keyword_range, matching_ids_sql};
+use super::grid::{Arg, GridFilter, MatchingIds, bind_args};
 use super::{CustomerRow, Db, StoreResult, Tx, on_pool, on_tx};
 
 /// Which customers a job acts on; either way only those with an id up to the
@@ -12,8 +12,15 @@ use super::{CustomerRow, Db, StoreResult, Tx, on_pool, on_tx};
 pub enum SelectionFilter {
     /// Customers ticked on the grid (ids that do not exist are left out).
     Ids(Vec<i64>),
-    /// Every customer the grid's filters match (today: the lower-cased keyword).
-    Matching { keyword: Option<String> },
+    /// Every customer the grid shows with this filter (keyword and filters).
+    Matching(GridFilter),
+}
+
+/// A selection pinned to the largest customer id and the moment it was
+/// counted (the locked and live-token filters depend on the time), ready to be
+/// counted or frozen into a job.
+pub struct PinnedSelection {
+    ids: MatchingIds,
 }
 
 pub struct NewJob<'a> {
@@ -23,6 +30,8 @@ pub struct NewJob<'a> {
     pub admin_id: Option<i64>,
     pub admin_email: &'a str,
     pub client_ip: &'a str,
+    /// The grid's filter as query parameters (`q=jan&locked=yes`); empty for ticked ids.
+    pub grid_filter: &'a str,
     pub created_at: i64,
 }
 
@@ -34,6 +43,7 @@ pub struct JobRow {
     pub admin_id: Option<i64>,
     pub admin_email: String,
     pub client_ip: String,
+    pub grid_filter: String,
     pub state: String,
     pub total: i64,
     pub cursor_id: i64,
@@ -44,7 +54,7 @@ pub struct JobRow {
     pub finished_at: Option<i64>,
 }
 
-const JOB_COLUMNS: &str = "id, action, selection, admin_id, admin_email, client_ip, state, total, \
+const JOB_COLUMNS: &str = "id, action, selection, admin_id, admin_email, client_ip, grid_filter, state, total, \
      cursor_id, done, skipped, failed, created_at, finished_at";
 
 /// What one batch did, added to the job's counts.
@@ -53,46 +63,6 @@ pub struct JobCounts {
     pub done: i64,
     pub skipped: i64,
     pub failed: i64,
-}
-
-/// `SELECT <job id placeholder>, id` of the selection's customers with ids up to
-/// `$2`; `$1` is the job id (or anything, for a count), the rest the filter's.
-fn selection_sql(filter: &SelectionFilter) -> String {
-    match filter {
-        SelectionFilter::Ids(ids) => {
-            let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
-            format!(
-                "SELECT CAST($1 AS BIGINT), id FROM customers WHERE id <= $2 AND id IN ({})",
-                list.join(", ")
-            )
-        }
-        SelectionFilter::Matching { keyword } => format!(
-            "SELECT CAST($1 AS BIGINT), id FROM ({}) m WHERE id <= $2",
-            matching_ids_sql(keyword.as_deref(), "$3", "$4")
-        ),
-    }
-}
-
-/// Binds a selection's filter after `$1` and `$2`.
-macro_rules! bind_filter {
-    ($query:expr, $filter:expr) => {{
-        let mut query = $query;
-        match $filter {
-            SelectionFilter::Ids(ids) => {
-                for id in ids {
-                    query = query.bind(*id);
-                }
-            }
-            SelectionFilter::Matching {
-                keyword: Some(keyword),
-            } => {
-                let (from, to) = keyword_range(keyword);
-                query = query.bind(from).bind(to);
-            }
-            SelectionFilter::Matching { keyword: None } => {}
-        }
-        query
-    }};
 }
 
 impl Db {
@@ -106,12 +76,39 @@ impl Db {
         Ok(max.unwrap_or(0))
     }
 
+    /// The selection's customers with ids up to `upto`, as the grid matches
+    /// them at `now`.
+    pub async fn pin_selection(
+        &self,
+        filter: &SelectionFilter,
+        upto: i64,
+        now: i64,
+    ) -> StoreResult<PinnedSelection> {
+        let ids = match filter {
+            SelectionFilter::Matching(filter) => self.matching_ids(filter, now, upto, &[]).await?,
+            SelectionFilter::Ids(ids) => {
+                let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+                MatchingIds {
+                    text: format!(
+                        "SELECT c.id FROM customers c WHERE c.id <= $1 AND c.id IN ({})",
+                        list.join(", ")
+                    ),
+                    args: std::iter::once(upto)
+                        .chain(ids.iter().copied())
+                        .map(Arg::Int)
+                        .collect(),
+                }
+            }
+        };
+        Ok(PinnedSelection { ids })
+    }
+
     /// How many customers the selection holds, exactly.
-    pub async fn count_selection(&self, filter: &SelectionFilter, upto: i64) -> StoreResult<i64> {
-        let sql = format!("SELECT COUNT(*) FROM ({}) s", selection_sql(filter));
-        Ok(on_pool!(self, |pool| bind_filter!(
-            sqlx::query_scalar(&sql).bind(0_i64).bind(upto),
-            filter
+    pub async fn count_selection(&self, selection: &PinnedSelection) -> StoreResult<i64> {
+        let sql = format!("SELECT COUNT(*) FROM ({}) s", selection.ids.text);
+        Ok(on_pool!(self, |pool| bind_args!(
+            sqlx::query_scalar(&sql),
+            &selection.ids.args
         )
         .fetch_one(pool)
         .await)?)
@@ -146,10 +143,10 @@ impl Db {
         .map_err(|e| super::context(e, "claim a job"))
     }
 
-    /// The next `limit` customer ids of a job past `after`, in id order.
+    /// The next `limit` customer ids of a job past `after` not yet handled, in id order.
     pub async fn job_batch(&self, job_id: i64, after: i64, limit: i64) -> StoreResult<Vec<i64>> {
         let sql = "SELECT customer_id FROM job_customers WHERE job_id = $1 AND customer_id > $2 \
-                   ORDER BY customer_id LIMIT $3";
+                   AND handled = 0 ORDER BY customer_id LIMIT $3";
         Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
             .bind(job_id)
             .bind(after)
@@ -158,7 +155,7 @@ impl Db {
             .await)?)
     }
 
-    /// The customers of a job with ids in `after`..=`last`, in id order.
+    /// The customers of a job with ids in `after`..=`last` not yet handled, in id order.
     pub async fn job_batch_customers(
         &self,
         job_id: i64,
@@ -168,7 +165,8 @@ impl Db {
         let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
         let sql = format!(
             "SELECT {} FROM job_customers j JOIN customers c ON c.id = j.customer_id \
-             WHERE j.job_id = $1 AND j.customer_id > $2 AND j.customer_id <= $3 ORDER BY c.id",
+             WHERE j.job_id = $1 AND j.customer_id > $2 AND j.customer_id <= $3 AND j.handled = 0 \
+             ORDER BY c.id",
             columns.join(", ")
         );
         Ok(on_pool!(self, |pool| sqlx::query_as(&sql)
@@ -188,6 +186,29 @@ impl Db {
             .bind(job_id)
             .bind(owner)
             .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(updated == 1)
+    }
+
+    /// Moves the cursor past a batch whose every customer is handled (each
+    /// stretch of it committed with its own mark). False when the job is no
+    /// longer this owner's.
+    pub async fn move_job_cursor(
+        &self,
+        job_id: i64,
+        owner: &str,
+        cursor_id: i64,
+        lease_until: i64,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE jobs SET cursor_id = $3, lease_until = $4 \
+                   WHERE id = $1 AND state = 'running' AND lease_owner = $2";
+        let updated = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(job_id)
+            .bind(owner)
+            .bind(cursor_id)
+            .bind(lease_until)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
@@ -229,14 +250,15 @@ impl Db {
 impl Tx {
     /// A new queued job with no customers yet; returns its id.
     pub async fn insert_job(&mut self, job: &NewJob<'_>) -> StoreResult<i64> {
-        let sql = "INSERT INTO jobs (action, selection, admin_id, admin_email, client_ip, total, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING id";
+        let sql = "INSERT INTO jobs (action, selection, admin_id, admin_email, client_ip, grid_filter, total, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, 0, $7) RETURNING id";
         on_tx!(self, |conn| sqlx::query_scalar(sql)
             .bind(job.action)
             .bind(job.selection)
             .bind(job.admin_id)
             .bind(job.admin_email)
             .bind(job.client_ip)
+            .bind(job.grid_filter)
             .bind(job.created_at)
             .fetch_one(conn)
             .await)
@@ -244,19 +266,15 @@ impl Tx {
     }
 
     /// Freezes the job's selection and records its size; returns the size.
-    pub async fn fill_job(
-        &mut self,
-        job_id: i64,
-        filter: &SelectionFilter,
-        upto: i64,
-    ) -> StoreResult<i64> {
+    pub async fn fill_job(&mut self, job_id: i64, selection: &PinnedSelection) -> StoreResult<i64> {
+        // The job id is an integer of ours, written into the statement.
         let sql = format!(
-            "INSERT INTO job_customers (job_id, customer_id) {}",
-            selection_sql(filter)
+            "INSERT INTO job_customers (job_id, customer_id) SELECT CAST({job_id} AS BIGINT), s.id FROM ({}) s",
+            selection.ids.text
         );
-        let total = on_tx!(self, |conn| bind_filter!(
-            sqlx::query(&sql).bind(job_id).bind(upto),
-            filter
+        let total = on_tx!(self, |conn| bind_args!(
+            sqlx::query(&sql),
+            &selection.ids.args
         )
         .execute(conn)
         .await
@@ -272,6 +290,26 @@ impl Tx {
         .await
         .map(|r| r.rows_affected()))?;
         Ok(total)
+    }
+
+    /// Marks the job's not yet handled customers with ids in `first..=last`
+    /// handled, in the transaction that acted on them; returns how many.
+    pub async fn mark_job_customers_handled(
+        &mut self,
+        job_id: i64,
+        first: i64,
+        last: i64,
+    ) -> StoreResult<u64> {
+        let sql = "UPDATE job_customers SET handled = 1 \
+                   WHERE job_id = $1 AND customer_id >= $2 AND customer_id <= $3 AND handled = 0";
+        on_tx!(self, |conn| sqlx::query(sql)
+            .bind(job_id)
+            .bind(first)
+            .bind(last)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "mark a job's customers handled"))
     }
 
     /// Moves the cursor past a batch, adds its counts and renews the lease, in

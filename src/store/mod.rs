@@ -33,7 +33,7 @@ pub use grid::{
     WORD_SEPARATORS,
 };
 pub use import::{ImportWriter, ImportedCustomer};
-pub use jobs::{JobCounts, JobRow, NewJob, SelectionFilter};
+pub use jobs::{JobCounts, JobRow, NewJob, PinnedSelection, SelectionFilter};
 pub use outbox::{ClaimedMail, MailPriority, MailQueueRow, NewMail};
 pub use recovery::{RequestKeys, RequestStats};
 pub use schema::{MigrationState, reach};

@@ -9,7 +9,7 @@ use shop_accounts::accounts::admins::{self, Role};
 use shop_accounts::api_tokens;
 use shop_accounts::jobs::JobRunner;
 use shop_accounts::jobs::runner::{Batch, LEASE_SECONDS};
-use shop_accounts::store::{Db, JobRow, NewCustomer};
+use shop_accounts::store::{Db, DemoCustomer, JobRow, NewCustomer};
 
 use crate::helpers::*;
 use crate::store_test;
@@ -702,6 +702,443 @@ bulk_test!(
             .await
                 > 0,
             "bulk mail was still waiting"
+        );
+    }
+);
+
+// ---- bulkfix: "all matching" is the grid's rows, counts grouped per language ----
+
+const DAY: i64 = 24 * 3600;
+
+/// Unix seconds of noon (UTC) on a `YYYY-MM-DD` day.
+fn noon(day: &str) -> i64 {
+    let parts: Vec<u16> = day.split('-').map(|p| p.parse().unwrap()).collect();
+    let month = time::Month::try_from(parts[1] as u8).unwrap();
+    let date = time::Date::from_calendar_date(parts[0] as i32, month, parts[2] as u8).unwrap();
+    date.midnight().assume_utc().unix_timestamp() + 12 * 3600
+}
+
+/// A customer as `demo-data` writes them, with the grid's filter columns set.
+fn demo(
+    email: &str,
+    first: &str,
+    last: &str,
+    created: i64,
+    last_sign_in: Option<i64>,
+    locked_until: Option<i64>,
+    tokens: usize,
+) -> DemoCustomer {
+    DemoCustomer {
+        email: email.to_string(),
+        email_key: email.to_ascii_lowercase(),
+        firstname: first.to_string(),
+        lastname: last.to_string(),
+        security_stamp: "stamp".to_string(),
+        locale: "en",
+        created_at: created,
+        last_sign_in_at: last_sign_in,
+        locked_until,
+        api_token_hashes: (0..tokens).map(|i| format!("hash-{email}-{i}")).collect(),
+    }
+}
+
+async fn load(app: &TestApp, batch: &[DemoCustomer]) {
+    let now = app.state.now();
+    let mut loader = app.db().demo_loader().await.unwrap();
+    loader.insert(batch, "x", now, now + DAY).await.unwrap();
+    loader.finish().await.unwrap();
+}
+
+async fn id_of(app: &TestApp, email: &str) -> i64 {
+    app.db()
+        .customer_by_email_key(email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// "5 records found" on the grid.
+fn grid_total(page: &str) -> i64 {
+    let page = html_unescape(page);
+    let status = page
+        .split("class=\"grid-total\" role=\"status\">")
+        .nth(1)
+        .expect("the grid's total");
+    status
+        .split(' ')
+        .next()
+        .and_then(|n| n.replace([',', '.'], "").parse().ok())
+        .unwrap_or_else(|| panic!("a total in {:?}", &status[..40.min(status.len())]))
+}
+
+/// The bulk form's fields from a grid query string, with "all matching".
+fn all_matching(action: &'static str, query: &str) -> Vec<(String, String)> {
+    let mut fields = vec![
+        ("action".to_string(), action.to_string()),
+        ("all_matching".to_string(), "1".to_string()),
+    ];
+    fields.extend(
+        url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned())),
+    );
+    fields
+}
+
+fn borrowed(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+store_test!(
+    all_matching_is_exactly_the_grid_with_each_filter,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let now = app.state.now();
+        load(
+            &app,
+            &[
+                // Locked, never signed in, created in January 2024.
+                demo(
+                    "anna@example.com",
+                    "Anna",
+                    "Slot",
+                    noon("2024-01-10"),
+                    None,
+                    Some(now + 3600),
+                    0,
+                ),
+                // A live API token, signed in during March.
+                demo(
+                    "bert@example.com",
+                    "Bert",
+                    "Token",
+                    noon("2024-02-10"),
+                    Some(noon("2024-03-05")),
+                    None,
+                    1,
+                ),
+                // A lockout that has run out; signed in during March.
+                demo(
+                    "cees@example.com",
+                    "Cees",
+                    "Oud",
+                    noon("2023-06-01"),
+                    Some(noon("2024-03-20")),
+                    Some(now - 10),
+                    0,
+                ),
+                // Anna again, not locked, created in January, signed in during April.
+                demo(
+                    "anna.vrij@example.com",
+                    "Anna",
+                    "Vrij",
+                    noon("2024-01-20"),
+                    Some(noon("2024-04-01")),
+                    None,
+                    0,
+                ),
+                // Nothing special; its token has expired.
+                demo("dirk@example.com", "Dirk", "Gewoon", now, None, None, 1),
+            ],
+        )
+        .await;
+        execute(
+            &app,
+            &format!(
+                "UPDATE api_tokens SET expires_at = {} WHERE token_hash LIKE 'hash-dirk%'",
+                now - 1
+            ),
+        )
+        .await;
+        let mut id = std::collections::HashMap::new();
+        for (name, email) in [
+            ("anna", "anna@example.com"),
+            ("bert", "bert@example.com"),
+            ("cees", "cees@example.com"),
+            ("vrij", "anna.vrij@example.com"),
+            ("dirk", "dirk@example.com"),
+        ] {
+            id.insert(name, id_of(&app, email).await);
+        }
+        let cases: [(&str, &[&str]); 14] = [
+            ("", &["anna", "bert", "cees", "vrij", "dirk"]),
+            ("locked=yes", &["anna"]),
+            ("locked=no", &["bert", "cees", "vrij", "dirk"]),
+            ("has_tokens=yes", &["bert"]),
+            ("has_tokens=no", &["anna", "cees", "vrij", "dirk"]),
+            ("signed_in=ever", &["bert", "cees", "vrij"]),
+            ("signed_in=never", &["anna", "dirk"]),
+            (
+                "created_from=2024-01-01&created_to=2024-01-31",
+                &["anna", "vrij"],
+            ),
+            ("created_from=2024-01-15", &["bert", "vrij", "dirk"]),
+            (
+                "last_sign_in_from=2024-03-01&last_sign_in_to=2024-03-31",
+                &["bert", "cees"],
+            ),
+            ("last_sign_in_to=2024-03-05", &["bert"]),
+            // The keyword as the grid reads it: words from a word boundary on.
+            ("q=anna", &["anna", "vrij"]),
+            ("q=anna&signed_in=ever", &["vrij"]),
+            // A value the grid does not understand is ignored there, and here.
+            ("q=vrij+example&locked=maybe", &["vrij"]),
+        ];
+        for (query, expected) in cases {
+            let mut expected: Vec<i64> = expected.iter().map(|name| id[name]).collect();
+            expected.sort_unstable();
+            let grid = admin.get_text(&format!("/admin/customers?{query}")).await;
+            let fields = all_matching("unlock", query);
+            let page = bulk(&admin, &borrowed(&fields)).await.text().await.unwrap();
+            assert_eq!(
+                grid_total(&grid),
+                expected.len() as i64,
+                "the grid with {query:?}"
+            );
+            assert_eq!(
+                confirmed_count(&page),
+                expected.len() as i64,
+                "the confirmation with {query:?} counts what the grid shows"
+            );
+            // The grid's bulk form carries its filters, so "all matching" posts them.
+            for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+                if name == "locked" && value == "maybe" {
+                    continue;
+                }
+                let hidden = format!("name=\"{name}\" value=\"{value}\"");
+                assert!(
+                    html_unescape(&grid).contains(&hidden),
+                    "{hidden} in the bulk form"
+                );
+            }
+
+            let job = start_job(&admin, &borrowed(&fields)).await;
+            let done = wait_for_job(&app, job).await;
+            assert_eq!(
+                (done.state.as_str(), done.total, done.done),
+                ("done", expected.len() as i64, expected.len() as i64),
+                "{query:?}"
+            );
+            let frozen: Vec<i64> = match app.db() {
+                Db::Sqlite(pool) => sqlx::query_scalar(
+                    "SELECT customer_id FROM job_customers WHERE job_id = $1 ORDER BY customer_id",
+                )
+                .bind(job)
+                .fetch_all(pool)
+                .await,
+                Db::Postgres(pool) => sqlx::query_scalar(
+                    "SELECT customer_id FROM job_customers WHERE job_id = $1 ORDER BY customer_id",
+                )
+                .bind(job)
+                .fetch_all(pool)
+                .await,
+            }
+            .unwrap();
+            assert_eq!(frozen, expected, "the job's customers with {query:?}");
+            for (name, customer) in &id {
+                let touched = tagged_entries(&app, *customer, "unlock", job).await;
+                let wanted = usize::from(expected.contains(customer));
+                assert_eq!(touched, wanted, "{name} with {query:?}");
+            }
+            let filter = app.db().job(job).await.unwrap().unwrap().grid_filter;
+            assert!(
+                !filter.contains("locked=maybe"),
+                "the job keeps the grid's filter as understood: {filter}"
+            );
+            if query.starts_with("q=anna&") {
+                assert_eq!(filter, "q=anna&signed_in=ever");
+            }
+            // The unlock cleared Anna's lockout: lock her again for the next case.
+            execute(
+                &app,
+                &format!(
+                    "UPDATE customers SET locked_until = {} WHERE email_key = 'anna@example.com'",
+                    now + 3600
+                ),
+            )
+            .await;
+        }
+
+        // Pinned at confirmation: a customer created after the count is not
+        // swept in, though they match.
+        let fields = all_matching("unlock", "locked=yes");
+        let page = bulk(&admin, &borrowed(&fields)).await.text().await.unwrap();
+        assert_eq!(confirmed_count(&page), 1);
+        let upto = hidden_value(&page, "upto").unwrap();
+        let at = hidden_value(&page, "at").unwrap();
+        load(
+            &app,
+            &[demo(
+                "erik@example.com",
+                "Erik",
+                "Laat",
+                now,
+                None,
+                Some(now + 3600),
+                0,
+            )],
+        )
+        .await;
+        app.advance_clock(5);
+        let mut confirm = borrowed(&fields);
+        confirm.extend([
+            ("upto", upto.as_str()),
+            ("at", at.as_str()),
+            ("confirm", "1"),
+        ]);
+        let started = bulk(&admin, &confirm).await;
+        let job: i64 = location(&started)
+            .trim_start_matches("/admin/jobs/")
+            .parse()
+            .unwrap();
+        let done = wait_for_job(&app, job).await;
+        assert_eq!((done.total, done.done), (1, 1), "only Anna, as confirmed");
+        assert_eq!(tagged_entries(&app, id["anna"], "unlock", job).await, 1);
+    }
+);
+
+/// The confirmation question's number as written ("1,000" / "1.000").
+fn question_count(page: &str) -> String {
+    let page = html_unescape(page);
+    let question = page
+        .split("<strong>")
+        .nth(1)
+        .unwrap()
+        .split("</strong>")
+        .next()
+        .unwrap();
+    question
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("a number in {question:?}"))
+        .to_string()
+}
+
+async fn page_in(client: &Client, path: &str, lang: &str) -> String {
+    client
+        .http
+        .get(client.url(path))
+        .header("Accept-Language", lang)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+store_test!(
+    job_counts_are_grouped_in_the_admin_language,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let now = app.state.now();
+        let batch: Vec<DemoCustomer> = (0..1234)
+            .map(|i| {
+                demo(
+                    &format!("many{i}@grouping.example"),
+                    "Many",
+                    "Shopper",
+                    now - i,
+                    None,
+                    None,
+                    0,
+                )
+            })
+            .collect();
+        load(&app, &batch).await;
+        let fields = all_matching("unlock", "q=grouping.example");
+        let form_key = admin.form_key().await;
+        for (lang, written) in [("en", "1,234"), ("nl", "1.234")] {
+            let mut all = borrowed(&fields);
+            all.push(("form_key", &form_key));
+            let page = admin
+                .http
+                .post(admin.url("/admin/customers/bulk"))
+                .header("Accept-Language", lang)
+                .form(&all)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert_eq!(question_count(&page), written, "{lang}: {page}");
+        }
+        let job = start_job(&admin, &borrowed(&fields)).await;
+        wait_for_job(&app, job).await;
+        let en = page_in(&admin, &format!("/admin/jobs/{job}"), "en").await;
+        assert!(
+            en.contains("1,234 done, 0 skipped, 0 failed of 1,234"),
+            "{en}"
+        );
+        let nl = page_in(&admin, &format!("/admin/jobs/{job}"), "nl").await;
+        let progress = nl
+            .split("class=\"job-progress\">")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .expect("the progress line");
+        assert!(
+            progress.contains("1.234") && !progress.contains("1234"),
+            "{progress}"
+        );
+        let list = page_in(&admin, "/admin/jobs", "nl").await;
+        assert!(list.contains("1.234"), "{list}");
+    }
+);
+
+bulk_test!(
+    a_stretch_committed_before_a_crash_is_not_handled_again,
+    jobs_stopped,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let ids = customers(&app, 20, "stretch").await;
+        let id = start_job(&admin, &[("action", "unlock"), ("all_matching", "1")]).await;
+        let a = JobRunner::with_batch_size(app.state.clone(), "instance-a", 10);
+        let job = a.claim().await.unwrap().unwrap();
+        let Batch::Advanced(cursor) = a.run_batch(&job, job.cursor_id).await.unwrap() else {
+            panic!("a first batch")
+        };
+        assert_eq!(cursor, ids[9]);
+        // The next batch's first stretch committed (its customers marked
+        // handled), then the instance died before the cursor moved past the batch.
+        execute(
+            &app,
+            &format!(
+                "UPDATE job_customers SET handled = 1 WHERE job_id = {id} \
+                 AND customer_id >= {} AND customer_id <= {}",
+                ids[10], ids[12]
+            ),
+        )
+        .await;
+        drop(a);
+        app.advance_clock(LEASE_SECONDS + 1);
+        let b = JobRunner::with_batch_size(app.state.clone(), "instance-b", 10);
+        let job = b.claim().await.unwrap().expect("taken over");
+        assert_eq!(job.cursor_id, ids[9], "resumes at the cursor");
+        let mut cursor = job.cursor_id;
+        while let Batch::Advanced(next) = b.run_batch(&job, cursor).await.unwrap() {
+            cursor = next;
+        }
+        let job = app.db().job(id).await.unwrap().unwrap();
+        assert_eq!((job.state.as_str(), job.done), ("done", 17));
+        for (i, customer) in ids.iter().enumerate() {
+            let wanted = usize::from(!(10..=12).contains(&i));
+            assert_eq!(
+                tagged_entries(&app, *customer, "unlock", id).await,
+                wanted,
+                "customer {i}: handled stretches are never handled again"
+            );
+        }
+        assert_eq!(
+            scalar(
+                &app,
+                &format!("SELECT COUNT(*) FROM job_customers WHERE job_id = {id} AND handled = 0")
+            )
+            .await,
+            0
         );
     }
 );

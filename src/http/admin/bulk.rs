@@ -9,33 +9,53 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::response::Response;
 
-use super::grid::GridParams;
+use super::customers::filter_labels;
+use super::grid::{BadParam, GridParams, group_digits};
 use super::guard::SignedInAdmin;
 use super::parse_id;
 use crate::http::context::FlashKind;
 use crate::http::errors::{AppError, AppResult};
 use crate::http::page::{PageView, render, see_other};
-use crate::jobs::{self, Action, Starter};
+use crate::jobs::{self, Action, Pin, Starter};
 use crate::store::SelectionFilter;
 
-/// The grid's filters as a bulk selection: every customer the grid would list.
-/// The one place that turns grid parameters into a job's selection (the web
-/// form and the CLI both come through here).
-///
-/// Short of the grid: "all matching" selects by the keyword as a prefix of
-/// the email or a name and leaves the grid's other filters aside.
-pub fn selection_from_grid_params(params: &HashMap<String, String>) -> SelectionFilter {
-    SelectionFilter::Matching {
-        keyword: GridParams::parse(params)
-            .0
-            .keyword
-            .map(|k| k.to_lowercase()),
+/// The grid's filters as a bulk selection: every customer the grid would list
+/// (keyword and every filter, through the grid's own `GridFilter`). The one
+/// place that turns grid parameters into a job's selection (the web form and
+/// the CLI both come through here); also returns the parameters as parsed and
+/// the values that were not understood (the grid ignores them with a notice).
+pub fn selection_from_grid_params(
+    params: &HashMap<String, String>,
+) -> (SelectionFilter, GridParams, Vec<BadParam>) {
+    let (grid, bad) = GridParams::parse(params);
+    (SelectionFilter::Matching(grid.filter()), grid, bad)
+}
+
+/// The grid's filters as query parameters (`q=jan&locked=yes`), kept on the job.
+pub fn grid_filter_query(grid: &GridParams) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in grid.filter_pairs() {
+        query.append_pair(name, &value);
     }
+    query.finish()
 }
 
 /// The grid's parameters carried through the bulk form, so the selection and
 /// the way back are the grid the administrator was looking at.
-const GRID_FIELDS: [&str; 5] = ["q", "sort", "dir", "limit", "page"];
+const GRID_FIELDS: [&str; 12] = [
+    "q",
+    "locked",
+    "has_tokens",
+    "signed_in",
+    "created_from",
+    "created_to",
+    "last_sign_in_from",
+    "last_sign_in_to",
+    "sort",
+    "dir",
+    "limit",
+    "page",
+];
 
 /// The bulk form as posted.
 struct BulkForm {
@@ -46,6 +66,8 @@ struct BulkForm {
     confirmed: bool,
     /// The largest customer id when the confirmation page counted the selection.
     upto: Option<i64>,
+    /// When it counted (unix seconds).
+    at: Option<i64>,
 }
 
 impl BulkForm {
@@ -58,6 +80,7 @@ impl BulkForm {
             grid: HashMap::new(),
             confirmed: false,
             upto: None,
+            at: None,
         };
         for (name, value) in url::form_urlencoded::parse(body) {
             match name.as_ref() {
@@ -73,6 +96,7 @@ impl BulkForm {
                 "all_matching" => form.all_matching = value == "1",
                 "confirm" => form.confirmed = value == "1",
                 "upto" => form.upto = value.trim().parse::<i64>().ok().filter(|v| *v >= 0),
+                "at" => form.at = value.trim().parse::<i64>().ok().filter(|v| *v >= 0),
                 name if GRID_FIELDS.contains(&name) => {
                     form.grid.insert(name.to_string(), value.into_owned());
                 }
@@ -85,12 +109,22 @@ impl BulkForm {
     /// All matching wins over ticked ids: it is the wider, explicit choice.
     fn selection(&self) -> Option<SelectionFilter> {
         if self.all_matching {
-            Some(selection_from_grid_params(&self.grid))
+            Some(selection_from_grid_params(&self.grid).0)
         } else if self.ids.is_empty() {
             None
         } else {
             Some(SelectionFilter::Ids(self.ids.clone()))
         }
+    }
+
+    /// Where the confirmation page pinned the selection, once it was shown
+    /// (`upto` decides: a form without `at` is read as of now).
+    fn pin(&self) -> Option<Pin> {
+        Some(Pin {
+            upto: self.upto?,
+            // Without the moment (an older form), the selection is read as of now.
+            at: self.at.unwrap_or(i64::MAX),
+        })
     }
 
     /// The grid this form came from.
@@ -120,12 +154,17 @@ fn describe(admin: &SignedInAdmin, filter: &SelectionFilter, grid: &GridParams) 
     match filter {
         SelectionFilter::Ids(ids) => admin.visitor.t_with(
             "admin-bulk-selection-ids",
-            &[("count", &ids.len().to_string())],
+            &[(
+                "count",
+                &group_digits(ids.len() as i64, admin.visitor.locale),
+            )],
         ),
-        SelectionFilter::Matching { keyword: None } => admin.visitor.t("admin-bulk-selection-all"),
-        SelectionFilter::Matching { keyword: Some(_) } => admin.visitor.t_with(
-            "admin-bulk-selection-keyword",
-            &[("keyword", grid.keyword.as_deref().unwrap_or(""))],
+        SelectionFilter::Matching(_) if !grid.has_filters() => {
+            admin.visitor.t("admin-bulk-selection-all")
+        }
+        SelectionFilter::Matching(_) => admin.visitor.t_with(
+            "admin-bulk-selection-filtered",
+            &[("filters", &filter_labels(admin, grid).join("; "))],
         ),
     }
 }
@@ -168,7 +207,7 @@ pub async fn start(admin: SignedInAdmin, body: Bytes) -> AppResult<Response> {
         return Ok(see_other(&back));
     };
     let state = admin.state();
-    let counted = jobs::count(state, &filter, form.upto).await?;
+    let counted = jobs::count(state, &filter, form.pin()).await?;
     if counted.count == 0 {
         admin
             .visitor
@@ -176,15 +215,23 @@ pub async fn start(admin: SignedInAdmin, body: Bytes) -> AppResult<Response> {
             .await?;
         return Ok(see_other(&back));
     }
-    let described = describe(&admin, &filter, &GridParams::parse(&form.grid).0);
-    if form.confirmed && form.upto.is_some() {
+    let grid = GridParams::parse(&form.grid).0;
+    let described = describe(&admin, &filter, &grid);
+    if form.confirmed
+        && let Some(pin) = form.pin()
+    {
+        let grid_filter = match filter {
+            SelectionFilter::Matching(_) => grid_filter_query(&grid),
+            SelectionFilter::Ids(_) => String::new(),
+        };
         let client_ip = admin.visitor.client_ip.to_string();
         let job = jobs::start(
             state,
             action,
             &filter,
-            counted.upto,
+            pin,
             &described,
+            &grid_filter,
             &Starter {
                 admin_id: Some(admin.admin.id),
                 admin_email: &admin.admin.email,
@@ -201,7 +248,8 @@ pub async fn start(admin: SignedInAdmin, body: Bytes) -> AppResult<Response> {
         fields.extend(form.ids.iter().map(|id| ("ids".into(), id.to_string())));
     }
     fields.extend(form.grid.iter().map(|(k, v)| (k.clone(), v.clone())));
-    fields.push(("upto".into(), counted.upto.to_string()));
+    fields.push(("upto".into(), counted.pin.upto.to_string()));
+    fields.push(("at".into(), counted.pin.at.to_string()));
     let action_label = admin.visitor.t(action_label_key(action));
     render(&ConfirmPage {
         page: admin.page("admin-bulk-confirm-title").await?,
@@ -209,7 +257,7 @@ pub async fn start(admin: SignedInAdmin, body: Bytes) -> AppResult<Response> {
             "admin-bulk-confirm-question",
             &[
                 ("action", &action_label),
-                ("count", &counted.count.to_string()),
+                ("count", &group_digits(counted.count, admin.visitor.locale)),
             ],
         ),
         help: admin.visitor.t(action_help_key(action)),
@@ -236,15 +284,30 @@ mod tests {
     }
 
     #[test]
-    fn all_matching_takes_the_grid_keyword() {
-        let form = BulkForm::parse(b"action=reset_password&ids=3&all_matching=1&q=+De+Vries");
-        assert_eq!(
-            form.selection(),
-            Some(SelectionFilter::Matching {
-                keyword: Some("de vries".into())
-            })
+    fn all_matching_takes_the_grids_keyword_and_filters() {
+        let form = BulkForm::parse(
+            b"action=reset_password&ids=3&all_matching=1&q=+De+Vries&locked=yes&has_tokens=no\
+              &signed_in=ever&created_from=2024-01-01&created_to=2024-01-31\
+              &last_sign_in_from=2024-02-01&last_sign_in_to=2024-02-02&upto=9&at=100",
         );
-        assert!(form.grid_href().contains("q=De+Vries"));
+        let Some(SelectionFilter::Matching(filter)) = form.selection() else {
+            panic!("all matching");
+        };
+        let grid = GridParams::parse(&form.grid).0;
+        assert_eq!(filter, grid.filter(), "exactly the grid's filter");
+        assert_eq!(filter.words, vec!["de".to_string(), "vries".to_string()]);
+        assert_eq!(
+            (filter.locked, filter.has_tokens, filter.signed_in),
+            (Some(true), Some(false), Some(true))
+        );
+        assert!(filter.created.from.is_some() && filter.last_sign_in.until.is_some());
+        assert_eq!(form.pin(), Some(Pin { upto: 9, at: 100 }));
+        assert_eq!(
+            grid_filter_query(&grid),
+            "q=De+Vries&locked=yes&has_tokens=no&signed_in=ever&created_from=2024-01-01\
+             &created_to=2024-01-31&last_sign_in_from=2024-02-01&last_sign_in_to=2024-02-02"
+        );
+        assert!(form.grid_href().contains("locked=yes"));
         assert_eq!(BulkForm::parse(b"action=delete").action, None);
         assert_eq!(BulkForm::parse(b"action=unlock").selection(), None);
     }

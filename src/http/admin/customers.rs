@@ -98,6 +98,9 @@ struct GridPage {
     clear_href: Option<String>,
     /// One label per active filter.
     filter_labels: Vec<String>,
+    /// The keyword and filters as hidden fields of the bulk form, so "all
+    /// matching" is the customers this grid shows.
+    bulk_filters: Vec<(&'static str, String)>,
     total_label: String,
     /// "Count all" when the count stopped at its bound.
     count_exactly_href: Option<String>,
@@ -269,7 +272,7 @@ fn date_label_key(name: &str) -> &'static str {
 }
 
 /// "Locked: Yes", "Customer since from: 2024-01-01", … for each active filter.
-fn filter_labels(admin: &SignedInAdmin, params: &GridParams) -> Vec<String> {
+pub(super) fn filter_labels(admin: &SignedInAdmin, params: &GridParams) -> Vec<String> {
     let t = |key: &str| admin.visitor.t(key);
     let mut labels = Vec::new();
     if let Some(keyword) = &params.keyword {
@@ -393,6 +396,7 @@ pub async fn grid(
             .has_filters()
             .then(|| params.without_filters().href()),
         filter_labels: filter_labels(admin, &params),
+        bulk_filters: params.filter_pairs(),
         total_label,
         count_exactly_href: matches!(count, GridCount::MoreThan(_))
             .then(|| params.counted_exactly().href()),

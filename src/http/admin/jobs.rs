@@ -7,6 +7,7 @@ use axum::http::HeaderValue;
 use axum::http::header::REFRESH;
 use axum::response::Response;
 
+use super::grid::group_digits;
 use super::guard::{Allowed, SignedInAdmin, may};
 use super::parse_id;
 use crate::http::context::FlashKind;
@@ -52,6 +53,8 @@ struct JobView {
 
 fn view(admin: &SignedInAdmin, job: &JobRow) -> JobView {
     let t = |key: &str| admin.visitor.t(key);
+    // Counts in the admin language's digit grouping, as the grid writes them.
+    let group = |n: i64| group_digits(n, admin.visitor.locale);
     let action = match Action::parse(&job.action) {
         Some(Action::ResetPassword) => t("admin-bulk-reset-password"),
         Some(Action::Unlock) => t("admin-bulk-unlock"),
@@ -76,10 +79,10 @@ fn view(admin: &SignedInAdmin, job: &JobRow) -> JobView {
         progress: admin.visitor.t_with(
             "admin-job-progress",
             &[
-                ("done", &job.done.to_string()),
-                ("skipped", &job.skipped.to_string()),
-                ("failed", &job.failed.to_string()),
-                ("total", &job.total.to_string()),
+                ("done", &group(job.done)),
+                ("skipped", &group(job.skipped)),
+                ("failed", &group(job.failed)),
+                ("total", &group(job.total)),
             ],
         ),
         handled: job.done + job.skipped + job.failed,

@@ -123,7 +123,7 @@ pub fn route_list() -> Vec<(&'static str, Access)> {
         .collect()
 }
 
-pub use bulk::selection_from_grid_params;
+pub use bulk::{grid_filter_query, selection_from_grid_params};
 
 /// The query string as name → value. Parsing never fails (a repeated name keeps
 /// its last value, bad escapes are decoded lossily), so odd input falls back to

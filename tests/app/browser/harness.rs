@@ -199,9 +199,22 @@ where
     F: FnOnce(TestApp, Browser) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    with_browser_on(test, locale, |_| {}, tour).await;
+}
+
+/// `with_browser` on an app whose configuration `adjust` changed first.
+pub async fn with_browser_on<F, Fut>(
+    test: &'static str,
+    locale: Locale,
+    adjust: impl FnOnce(&mut shop_accounts::Config),
+    tour: F,
+) where
+    F: FnOnce(TestApp, Browser) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let (driver, chrome) = Driver::start(test).await;
     let _ = std::fs::remove_file(screenshot_dir().join(format!("FAILED-{test}.png")));
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, adjust).await;
     let browser = driver.session(&chrome, &app.address, locale).await;
     let outcome = tokio::spawn(tour(app, browser.clone())).await;
     if outcome.is_err() {

@@ -448,7 +448,6 @@ admin-bulk-help-unlock = Each customer's lockout is cleared.
 admin-bulk-help-force-sign-in = Every storefront session and API token of each customer ends, and outstanding reset links die.
 admin-bulk-selection-ids = { $count } ticked customers
 admin-bulk-selection-all = all customers
-admin-bulk-selection-keyword = all customers matching “{ $keyword }”
 admin-jobs-title = Bulk Jobs
 admin-jobs-empty = No bulk jobs yet.
 admin-job-title = Bulk Job { $id }
@@ -499,3 +498,5 @@ admin-option-ip-sign-in-failures = Failed Sign-ins per Address (all accounts; IP
 admin-option-ip-sign-in-minutes = Failed Sign-ins per Address: Window (minutes)
 # dbfaults (issue 14): the database is away or locked
 error-unavailable = The shop is temporarily unavailable. Please try again in a few seconds.
+## bulkfix (issue 11): "all matching" names the grid's filters
+admin-bulk-selection-filtered = all customers matching { $filters }
