@@ -21,6 +21,8 @@
 #                      reset, token, me, grid, force, argon2 — a bounded quick
 #                      check; start-to-ready and memory are always measured
 #   --quick            --duration 5 --only pages,forgot,me,token,argon2
+#   --port P           the server's port (default 3901; metrics on P+1)
+#   --no-build         use target/release/shop-accounts as it is
 #
 # Needs: cargo, curl, python3, sqlite3, psql; wrk is installed with apt-get
 # when missing. Mail goes to .eml files under --work (no relay in the way).
@@ -31,6 +33,8 @@ STORES=sqlite,postgres
 DURATION=10
 CONNECTIONS=64
 ONLY=all
+BUILD=yes
+PORT=3901
 PG_URL=postgres://postgres@127.0.0.1:5432/postgres
 PG_TABLESPACE=
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,15 +52,16 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --quick) DURATION=5; ONLY=pages,forgot,me,token,argon2; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    --port) PORT=$2; shift 2 ;;
+    --no-build) BUILD=no; shift ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 LUA=$ROOT/scripts/bench
 BIN=$ROOT/target/release/shop-accounts
-PORT=3901
-METRICS_PORT=3902
+METRICS_PORT=$((PORT + 1))
 BASE=http://127.0.0.1:$PORT
 ADMIN_EMAIL=bench-admin@example.com
 ADMIN_PASSWORD=bench-admin-password-1
@@ -78,8 +83,10 @@ for tool in curl python3 sqlite3 psql; do
   command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 2; }
 done
 
-say "building the release binary"
-(cd "$ROOT" && cargo build --release --bin shop-accounts)
+if [ "$BUILD" = yes ] || [ ! -x "$BIN" ]; then
+  say "building the release binary"
+  (cd "$ROOT" && cargo build --release --bin shop-accounts)
+fi
 
 # --- helpers -------------------------------------------------------------
 SERVER_PID=
@@ -134,9 +141,11 @@ start_sampler() {
   SAMPLER_PID=$!
 }
 stop_sampler() {
-  [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null && wait "$SAMPLER_PID" 2>/dev/null
+  if [ -n "$SAMPLER_PID" ]; then
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+  fi
   SAMPLER_PID=
-  return 0
 }
 
 # The server's own hashing time (src/accounts/hashing.rs): "<sum seconds> <count>"
@@ -163,7 +172,9 @@ run_wrk() {
   local out
   local c=${WRK_CONNECTIONS:-$CONNECTIONS} threads=2
   [ "$c" -lt 2 ] && threads=1
-  out=$(wrk -t$threads -c"$c" -d"${DURATION}s" --latency "$@")
+  # A sign-in lasts at least the time floor (seconds on a busy machine): past
+  # wrk's default 2 s timeout no answer would be counted.
+  out=$(wrk -t$threads -c"$c" -d"${DURATION}s" --timeout 30s --latency "$@")
   echo "$out" >"$STORE_DIR/wrk-$(echo "$name" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9' '_').txt"
   local rps p50 p99 bad
   rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
