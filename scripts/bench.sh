@@ -17,6 +17,12 @@
 #                      RAM disk when the machine's disk is short)
 #   --work DIR         scratch folder (default target/bench)
 #   --out FILE         report (default BENCHMARKS.md)
+#   --only LIST        run only these groups (default all): pages, forgot,
+#                      reset, token, me, grid, force, argon2 — a bounded quick
+#                      check; start-to-ready and memory are always measured
+#   --quick            --duration 5 --only pages,forgot,me,token,argon2
+#   --port P           the server's port (default 3901; metrics on P+1)
+#   --no-build         use target/release/shop-accounts as it is
 #
 # Needs: cargo, curl, python3, sqlite3, psql; wrk is installed with apt-get
 # when missing. Mail goes to .eml files under --work (no relay in the way).
@@ -26,6 +32,9 @@ CUSTOMERS=1000000
 STORES=sqlite,postgres
 DURATION=10
 CONNECTIONS=64
+ONLY=all
+BUILD=yes
+PORT=3901
 PG_URL=postgres://postgres@127.0.0.1:5432/postgres
 PG_TABLESPACE=
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,15 +50,18 @@ while [ $# -gt 0 ]; do
     --pg-tablespace) PG_TABLESPACE=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --only) ONLY=$2; shift 2 ;;
+    --quick) DURATION=5; ONLY=pages,forgot,me,token,argon2; shift ;;
+    --port) PORT=$2; shift 2 ;;
+    --no-build) BUILD=no; shift ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 LUA=$ROOT/scripts/bench
 BIN=$ROOT/target/release/shop-accounts
-PORT=3901
-METRICS_PORT=3902
+METRICS_PORT=$((PORT + 1))
 BASE=http://127.0.0.1:$PORT
 ADMIN_EMAIL=bench-admin@example.com
 ADMIN_PASSWORD=bench-admin-password-1
@@ -59,6 +71,8 @@ RESULTS=$WORK/results.tsv
 mkdir -p "$WORK"
 
 say() { printf '\n== %s\n' "$*" >&2; }
+# Whether a group of runs is wanted (--only).
+want() { [ "$ONLY" = all ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 # --- tools ---------------------------------------------------------------
 if ! command -v wrk >/dev/null; then
@@ -69,8 +83,10 @@ for tool in curl python3 sqlite3 psql; do
   command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 2; }
 done
 
-say "building the release binary"
-(cd "$ROOT" && cargo build --release --bin shop-accounts)
+if [ "$BUILD" = yes ] || [ ! -x "$BIN" ]; then
+  say "building the release binary"
+  (cd "$ROOT" && cargo build --release --bin shop-accounts)
+fi
 
 # --- helpers -------------------------------------------------------------
 SERVER_PID=
@@ -109,6 +125,38 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
 anon_kib() { awk '/^RssAnon/ {print $2}' "/proc/$SERVER_PID/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
 
+# Samples the server's anonymous memory every 0.2 s while it runs; the peak
+# lands in $STORE_DIR/anon-peak.txt (VmHWM counts SQLite's mapped file pages too).
+SAMPLER_PID=
+start_sampler() {
+  echo 0 >"$STORE_DIR/anon-peak.txt"
+  (
+    peak=0
+    while kill -0 "$SERVER_PID" 2>/dev/null; do
+      now=$(awk '/^RssAnon/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0)
+      if [ "${now:-0}" -gt "$peak" ]; then peak=$now; echo "$peak" >"$STORE_DIR/anon-peak.txt"; fi
+      sleep 0.2
+    done
+  ) &
+  SAMPLER_PID=$!
+}
+stop_sampler() {
+  if [ -n "$SAMPLER_PID" ]; then
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+  fi
+  SAMPLER_PID=
+}
+
+# The server's own hashing time (src/accounts/hashing.rs): "<sum seconds> <count>"
+# of shop_password_hash_seconds{kind="verify"}.
+hash_metric() {
+  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '
+    /^shop_password_hash_seconds_sum\{kind="verify"\}/ {sum = $2}
+    /^shop_password_hash_seconds_count\{kind="verify"\}/ {count = $2}
+    END {printf "%s %s\n", sum + 0, count + 0}'
+}
+
 sql() {
   if [ "$STORE" = sqlite ]; then sqlite3 "$SQLITE_FILE" "$1"; else psql -qAt "$DATABASE_URL" -c "$1"; fi
 }
@@ -124,7 +172,9 @@ run_wrk() {
   local out
   local c=${WRK_CONNECTIONS:-$CONNECTIONS} threads=2
   [ "$c" -lt 2 ] && threads=1
-  out=$(wrk -t$threads -c"$c" -d"${DURATION}s" --latency "$@")
+  # A sign-in lasts at least the time floor (seconds on a busy machine): past
+  # wrk's default 2 s timeout no answer would be counted.
+  out=$(wrk -t$threads -c"$c" -d"${DURATION}s" --timeout 30s --latency "$@")
   echo "$out" >"$STORE_DIR/wrk-$(echo "$name" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9' '_').txt"
   local rps p50 p99 bad
   rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
@@ -229,17 +279,28 @@ bench_store() {
   local idle_rss idle_anon
   idle_rss=$(rss_kib)
   idle_anon=$(anon_kib)
+  start_sampler
+  record "load average at the start of the runs" "-" "$(cut -d' ' -f1-3 /proc/loadavg)" "-"
 
   say "$STORE: pages and REST at $CONNECTIONS connections, ${DURATION}s each"
-  run_wrk "GET sign-in page" "$BASE/customer/account/login"
+  if want pages; then
+    run_wrk "GET sign-in page" "$BASE/customer/account/login"
+  fi
 
   local jar=$STORE_DIR/visitor.jar page key cookie
   rm -f "$jar"
   page=$(curl -s -c "$jar" -b "$jar" "$BASE/customer/account/forgotpassword")
   key=$(form_key_of <<<"$page")
   cookie=$(cookie_header "$jar")
+  if want forgot; then
   FORM_KEY=$key COOKIE=$cookie EMAILS_FILE= \
     run_wrk "POST forgot-password, unknown emails" -s "$LUA/post_form.lua" "$BASE/customer/account/forgotpassword"
+  # With the limits on, counted by email (by IP every request from here would
+  # be refused after five): each request writes its row and counts the window.
+  sql "UPDATE settings SET value = 'email' WHERE name = 'options.protection_type'"
+  FORM_KEY=$key COOKIE=$cookie EMAILS_FILE= \
+    run_wrk "POST forgot-password, unknown emails, limits on (by email)" -s "$LUA/post_form.lua" "$BASE/customer/account/forgotpassword"
+  sql "UPDATE settings SET value = 'none' WHERE name = 'options.protection_type'"
   # Mail for known addresses goes to .eml files; let the queue drain before the next run.
   FORM_KEY=$key COOKIE=$cookie EMAILS_FILE=$STORE_DIR/emails.txt \
     run_wrk "POST forgot-password, known emails" -s "$LUA/post_form.lua" "$BASE/customer/account/forgotpassword"
@@ -253,8 +314,10 @@ bench_store() {
   done
   sql "DELETE FROM mail_outbox WHERE status = 'pending'"
   record "  (mail left queued 30 s after that run)" "-" "-" "-" "$pending messages dropped"
+  fi
   rm -rf "$STORE_DIR/mail"; mkdir -p "$STORE_DIR/mail"
 
+  if want reset; then
   # Reset links: one per customer, read from the mail the server writes.
   local resets=200
   : >"$STORE_DIR/reset-requests.txt"
@@ -284,14 +347,20 @@ EOF
   if [ "$n" -gt 0 ]; then
     run_parallel "POST new password (argon2)" "$STORE_DIR/set-password.sh" 8
   fi
+  fi
 
   local body token
   body=$(printf '{"username":"%s","password":"%s"}' "$known" "$DEMO_PASSWORD")
-  EMAILS_FILE=$STORE_DIR/sign-in.txt PASSWORD=$DEMO_PASSWORD \
-    run_wrk "POST REST token (argon2)" -s "$LUA/post_json.lua" "$BASE/rest/V1/integration/customer/token"
-  token=$(curl -s -H 'Content-Type: application/json' -d "$body" "$BASE/rest/V1/integration/customer/token" | tr -d '"')
-  run_wrk "GET REST customers/me" -H "Authorization: Bearer $token" "$BASE/rest/V1/customers/me"
+  if want token; then
+    EMAILS_FILE=$STORE_DIR/sign-in.txt PASSWORD=$DEMO_PASSWORD \
+      run_wrk "POST REST token (argon2)" -s "$LUA/post_json.lua" "$BASE/rest/V1/integration/customer/token"
+  fi
+  if want me; then
+    token=$(curl -s -H 'Content-Type: application/json' -d "$body" "$BASE/rest/V1/integration/customer/token" | tr -d '"')
+    run_wrk "GET REST customers/me" -H "Authorization: Bearer $token" "$BASE/rest/V1/customers/me"
+  fi
 
+  if want grid || want force; then
   say "$STORE: admin grid"
   local admin_jar=$STORE_DIR/admin.jar admin_key admin_cookie
   rm -f "$admin_jar"
@@ -303,6 +372,8 @@ EOF
   admin_cookie=$(cookie_header "$admin_jar")
   admin_key=$(curl -s -b "$admin_jar" "$BASE/admin/customers" | form_key_of)
   local last_page=$(((total + 19) / 20))
+  fi
+  if want grid; then
   run_wrk "GET grid, first page" -H "Cookie: $admin_cookie" "$BASE/admin/customers"
   run_wrk "GET grid, keyword \"smith\"" -H "Cookie: $admin_cookie" "$BASE/admin/customers?q=smith"
   run_wrk "GET grid, sorted by email" -H "Cookie: $admin_cookie" "$BASE/admin/customers?sort=email&dir=asc"
@@ -322,7 +393,9 @@ EOF
   else
     record "GET export.csv, all customers" "-" "-" "-" "not in this build (answered $status)"
   fi
+  fi
 
+  if want force; then
   # Force Sign In for a customer holding 1,000 live API tokens.
   local victim stamp times=()
   victim=$(sql "SELECT id FROM customers ORDER BY id DESC LIMIT 1")
@@ -346,30 +419,43 @@ EOF
   done
   record "POST Force Sign In, 1,000 tokens (5 runs)" "-" "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)s" \
     "$(printf '%s\n' "${times[@]}" | sort -n | tail -1)s" "p99 column: slowest run"
+  fi
 
   # Hook: bulk jobs (POST /admin/customers/bulk) and sign-in with an imported
   # Magento hash land with their own branches; add their runs here.
 
-  local load_rss
-  load_rss=$(hwm_kib)
-  record "resident memory, idle after start" "-" "$((idle_rss / 1024)) MiB" "-" "of which anonymous $((idle_anon / 1024)) MiB"
-  record "resident memory, peak under the runs above" "-" "$((load_rss / 1024)) MiB" "-" \
-    "VmHWM; anonymous now $(($(anon_kib) / 1024)) MiB, VmRSS now $(($(rss_kib) / 1024)) MiB"
-
+  if want argon2; then
   say "$STORE: argon2 saturation, /healthz measured alongside"
-  local c
+  local c before after
   for c in 1 2 4 8 16; do
+    before=$(hash_metric)
     wrk -t1 -c1 -d"${DURATION}s" --latency "$BASE/healthz" >"$STORE_DIR/healthz-$c.txt" &
     local hz=$!
     WRK_CONNECTIONS=$c EMAILS_FILE=$STORE_DIR/sign-in.txt PASSWORD=$DEMO_PASSWORD \
       run_wrk "REST token at $c connections" -s "$LUA/post_json.lua" \
       "$BASE/rest/V1/integration/customer/token"
     wait $hz
+    after=$(hash_metric)
     record "  /healthz beside the token run at $c connections (1 connection)" \
       "$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$STORE_DIR/healthz-$c.txt")" \
       "$(awk '$1 == "50%" {print $2}' "$STORE_DIR/healthz-$c.txt")" \
       "$(awk '$1 == "99%" {print $2}' "$STORE_DIR/healthz-$c.txt")"
+    # The server's own time per hash in that run (its work only: no queueing,
+    # no time floor), from shop_password_hash_seconds.
+    read -r s0 n0 <<<"$before"
+    read -r s1 n1 <<<"$after"
+    record "  time per hash in that run (server's own measure)" "-" \
+      "$(python3 -c "n = $n1 - $n0; print(f'{1000 * ($s1 - $s0) / n:.1f}ms' if n else '-')")" "-" "$((${n1%.*} - ${n0%.*})) hashes"
   done
+  fi
+
+  stop_sampler
+  local load_rss
+  load_rss=$(hwm_kib)
+  record "resident memory, idle after start" "-" "$((idle_rss / 1024)) MiB" "-" "of which anonymous $((idle_anon / 1024)) MiB"
+  record "resident memory, peak under the runs above" "-" "$((load_rss / 1024)) MiB" "-" \
+    "VmHWM, with SQLite's mapped file pages; anonymous (heap) peak $(($(cat "$STORE_DIR/anon-peak.txt") / 1024)) MiB, now $(($(anon_kib) / 1024)) MiB"
+  record "load average at the end of the runs" "-" "$(cut -d' ' -f1-3 /proc/loadavg)" "-"
   stop_server
 }
 

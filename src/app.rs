@@ -51,7 +51,10 @@ impl Application {
         let sealing = load_sealing_keys(config.secret_key.as_ref(), &db)?;
         let hasher = PasswordHasher::default();
         let warm = hasher.clone();
-        tokio::task::spawn_blocking(move || warm.warm_up()).await?;
+        // Measuring the sign-in time floor is about a second of hashing (many
+        // on a busy machine: 12–16 s to ready at load 20); it runs beside
+        // serving, and a check that needs the floor first waits for it.
+        drop(tokio::task::spawn_blocking(move || warm.warm_up()));
         let state = AppState {
             db,
             config: Arc::new(config),

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{LazyLock, RwLock};
 
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader, langid, static_loader};
@@ -16,6 +17,15 @@ static_loader! {
         customise: |bundle| bundle.set_use_isolating(false),
     };
 }
+
+/// Messages without arguments, formatted once per language: a page asks for
+/// dozens of them, and Fluent would resolve and format each one anew on every
+/// request. Keys come from the code, so the map stays small; it is capped anyway.
+static PLAIN: [LazyLock<RwLock<HashMap<String, String>>>; 2] = [
+    LazyLock::new(Default::default),
+    LazyLock::new(Default::default),
+];
+const PLAIN_CAP: usize = 4096;
 
 static EN: LanguageIdentifier = langid!("en");
 static NL: LanguageIdentifier = langid!("nl");
@@ -76,7 +86,17 @@ impl Locale {
 
     /// The message for `key`.
     pub fn t(self, key: &str) -> String {
-        CATALOG.lookup(self.langid(), key)
+        let cache = &PLAIN[self as usize];
+        if let Some(text) = cache.read().ok().and_then(|c| c.get(key).cloned()) {
+            return text;
+        }
+        let text = CATALOG.lookup(self.langid(), key);
+        if let Ok(mut c) = cache.write()
+            && c.len() < PLAIN_CAP
+        {
+            c.insert(key.to_string(), text.clone());
+        }
+        text
     }
 
     /// The message for `key` with named arguments.
@@ -122,6 +142,18 @@ mod tests {
             Some(Locale::En)
         );
         assert_eq!(Locale::from_accept_language("fr"), None);
+    }
+
+    #[test]
+    fn a_cached_message_is_the_catalog_s() {
+        for locale in Locale::ALL {
+            for key in ["login-title", "nav-sign-in", "no-such-key-anywhere"] {
+                let first = locale.t(key);
+                assert_eq!(first, CATALOG.lookup(locale.langid(), key));
+                assert_eq!(locale.t(key), first, "{locale} {key}");
+            }
+        }
+        assert_ne!(Locale::En.t("login-title"), Locale::Nl.t("login-title"));
     }
 
     #[test]

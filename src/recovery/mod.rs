@@ -121,6 +121,12 @@ async fn send_link(
     options: &PasswordOptions,
     requester: Requester<'_>,
 ) -> Result<(), RequestError> {
+    let counted = options.protection_type.counts_ip() || options.protection_type.counts_email();
+    if customer.is_none() && !counted && matches!(requester, Requester::Visitor { .. }) {
+        // No account and no limit counting: nothing to write, same answer.
+        metrics::counter!("shop_password_reset_requested_total").increment(1);
+        return Ok(());
+    }
     let mut work = Work::begin(state).await?;
     send_link_in(state, &mut work, email, customer, options, requester).await?;
     work.commit().await?;
@@ -154,17 +160,21 @@ async fn send_link_in(
     let mail = customer
         .map(|c| mail::reset_link(state, c, &token, options.link_lifetime_hours))
         .transpose()?;
-    work.tx().lock_reset_request_keys(&keys).await?;
-    let own = work.tx().insert_reset_request(&keys, now).await?;
-    let stats = work
-        .tx()
-        .reset_request_stats(&keys, now - limits::WINDOW_SECONDS, own)
-        .await?;
-    if !allows(&stats, now, options) {
-        // A refused request leaves no trace, in this work or (dropped) rolled back.
-        work.tx().delete_reset_request(own).await?;
-        metrics::counter!("shop_password_reset_limited_total").increment(1);
-        return Err(RequestError::Limited);
+    // With no key counted (protection "none") no limit can refuse and no
+    // later request would count this one: nothing to record.
+    if keys.client_ip.is_some() || keys.email_key.is_some() {
+        work.tx().lock_reset_request_keys(&keys).await?;
+        let own = work.tx().insert_reset_request(&keys, now).await?;
+        let stats = work
+            .tx()
+            .reset_request_stats(&keys, now - limits::WINDOW_SECONDS, own)
+            .await?;
+        if !allows(&stats, now, options) {
+            // A refused request leaves no trace, in this work or (dropped) rolled back.
+            work.tx().delete_reset_request(own).await?;
+            metrics::counter!("shop_password_reset_limited_total").increment(1);
+            return Err(RequestError::Limited);
+        }
     }
     if let Some((customer, mail)) = customer.zip(mail.as_ref()) {
         let expires_at = now + options.link_lifetime_hours * 3600;
