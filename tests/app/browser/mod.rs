@@ -16,6 +16,7 @@
 //! audit (`audit.js`), the screenshots and their index; the tours use it.
 
 mod admin_tours;
+mod grid_tour;
 mod harness;
 mod security_tours;
 mod storefront_tours;

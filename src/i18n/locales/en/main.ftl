@@ -493,3 +493,6 @@ admin-grid-export = Export CSV
 admin-grid-page = Page { $page }
 admin-grid-last-page = Last page
 admin-action-customers-export = Customers exported (CSV)
+
+# gridperf (issue 10): a bounded count that stopped reading before it knew
+admin-grid-total-at-least = At least { $count } records found

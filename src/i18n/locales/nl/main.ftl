@@ -493,3 +493,6 @@ admin-grid-export = CSV exporteren
 admin-grid-page = Pagina { $page }
 admin-grid-last-page = Laatste pagina
 admin-action-customers-export = Klanten geëxporteerd (CSV)
+
+# gridperf (issue 10): a bounded count that stopped reading before it knew
+admin-grid-total-at-least = Ten minste { $count } records gevonden
