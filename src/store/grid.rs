@@ -651,7 +651,7 @@ impl Db {
     ) -> StoreResult<GridCount> {
         self.sweep_if_tokens_read(filter, GridSort::Id, now).await?;
         if filter.is_empty() {
-            return self.customers_total(bound).await;
+            return self.customers_total().await;
         }
         if let Some(count) = self.word_table_count(filter, bound).await? {
             return Ok(count);
@@ -780,14 +780,13 @@ impl Db {
     /// The whole table: on SQLite the row count the triggers of migration 0075
     /// keep (`customer_total`); on PostgreSQL, where one counter row would
     /// serialise every sign-up, the planner's estimate once the table is large,
-    /// below that an exact count (bounded unless asked for exactly).
-    async fn customers_total(&self, bound: Option<i64>) -> StoreResult<GridCount> {
+    /// below that an exact count.
+    async fn customers_total(&self) -> StoreResult<GridCount> {
         match self {
             Db::Sqlite(pool) => {
-                let n: i64 =
-                    sqlx::query_scalar("SELECT n FROM customer_total WHERE id = 1")
-                        .fetch_one(pool)
-                        .await?;
+                let n: i64 = sqlx::query_scalar("SELECT n FROM customer_total WHERE id = 1")
+                    .fetch_one(pool)
+                    .await?;
                 Ok(GridCount::Exact(n))
             }
             Db::Postgres(pool) => {
@@ -799,17 +798,11 @@ impl Db {
                 if let Some(estimate) = estimate.filter(|e| *e >= 100_000.0) {
                     return Ok(GridCount::Estimate(estimate as i64));
                 }
-                let limit = bound.map_or(i64::MAX, |b| b + 1);
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM customers LIMIT $1) c",
-                )
-                .bind(limit)
-                .fetch_one(pool)
-                .await?;
-                Ok(match bound {
-                    Some(bound) if n > bound => GridCount::MoreThan(bound),
-                    _ => GridCount::Exact(n),
-                })
+                // Below the estimate's threshold an exact count stays cheap.
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+                    .fetch_one(pool)
+                    .await?;
+                Ok(GridCount::Exact(n))
             }
         }
     }

@@ -540,7 +540,10 @@ store_test!(
         )
         .await;
         let page = grid(&client, "has_tokens=yes&sort=api_tokens&dir=desc").await;
-        let cat_row = page.split("<tr>").find(|r| r.contains("cat_old+shop")).unwrap();
+        let cat_row = page
+            .split("<tr>")
+            .find(|r| r.contains("cat_old+shop"))
+            .unwrap();
         assert!(cat_row.contains("<td>1</td>"), "{cat_row}");
         exec(
             &app,
