@@ -9,7 +9,7 @@
 //! is cheaper checked row by row while the sort index is walked, since a page
 //! then fills after a few hundred rows.
 
-use super::{Db, StoreResult, on_pool};
+use super::{Db, StoreResult, Tx, on_pool, on_tx};
 
 /// Sortable grid columns; each is served by an index ending in `id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,18 +52,18 @@ impl GridSort {
         GridSort::ALL.into_iter().find(|s| s.code() == code)
     }
 
-    /// The indexed column, or `None` for the live token count, which depends on
-    /// the time and is sorted from the live tokens themselves (`token_sorted_ids`).
-    fn column(self) -> Option<&'static str> {
-        Some(match self {
+    /// The indexed column. The live token count is kept on the row by
+    /// triggers and `sweep_expired_api_tokens` (migration 0075).
+    fn column(self) -> &'static str {
+        match self {
             GridSort::Id => "id",
             GridSort::Name => "name_key",
             GridSort::Email => "email_key",
             GridSort::CreatedAt => "created_at",
             GridSort::LastSignIn => "last_sign_in_at",
             GridSort::Locked => "locked_until",
-            GridSort::ApiTokens => return None,
-        })
+            GridSort::ApiTokens => "live_api_tokens",
+        }
     }
 
     fn nullable(self) -> bool {
@@ -119,6 +119,8 @@ pub struct CustomerGridRow {
     pub last_sign_in_at: Option<i64>,
     pub locked_until: Option<i64>,
     pub active_api_tokens: i64,
+    /// The row's kept live token count (what the token sort orders by).
+    pub live_api_tokens: i64,
     pub name_key: String,
     pub email_key: String,
 }
@@ -131,13 +133,19 @@ pub enum GridCount {
     MoreThan(i64),
     /// PostgreSQL's planner estimate of the whole table.
     Estimate(i64),
+    /// At least this many: a bounded count read `COUNT_SCAN` candidate rows
+    /// and stopped before finding out whether more than its bound match.
+    AtLeast(i64),
 }
 
 impl GridCount {
     /// A number to page by: the count, or the bound it passed.
     pub fn value(self) -> i64 {
         match self {
-            GridCount::Exact(n) | GridCount::MoreThan(n) | GridCount::Estimate(n) => n,
+            GridCount::Exact(n)
+            | GridCount::MoreThan(n)
+            | GridCount::Estimate(n)
+            | GridCount::AtLeast(n) => n,
         }
     }
 }
@@ -153,11 +161,15 @@ const WORD_TABLE_MAX: i64 = 200_000;
 /// Characters that end a word in a name or an email; a keyword word starts
 /// right after one of them (or at the start).
 pub const WORD_SEPARATORS: [char; 6] = [' ', '@', '.', '-', '_', '+'];
+/// Candidate rows a bounded count reads at most (the rows of its lookup: the
+/// whole table in id order, a word's or a filter's index range). A count that
+/// reads them all is exact; one stopped here says how many it found so far.
+const COUNT_SCAN: i64 = 20_000;
 /// Rows per export statement.
 const EXPORT_CHUNK: i64 = 2_000;
 
 const ROW_COLUMNS: &str = "c.id, c.email, c.firstname, c.lastname, c.created_at, c.last_sign_in_at, \
-     c.locked_until, c.name_key, c.email_key";
+     c.locked_until, c.live_api_tokens, c.name_key, c.email_key";
 
 /// A bound value; placeholders are numbered in the order they are pushed.
 #[derive(Debug, Clone)]
@@ -244,6 +256,7 @@ impl Lookup {
             Lookup::Locked => Some("customers_locked_until"),
             Lookup::Created => Some("customers_created_at"),
             Lookup::LastSignIn => Some("customers_last_sign_in_at"),
+            Lookup::LiveTokens => Some("customers_live_api_tokens"),
             _ => None,
         }
     }
@@ -360,18 +373,7 @@ impl Db {
     ) -> Vec<String> {
         let mut conditions = Vec::new();
         if let Lookup::WordTable(i) = lookup {
-            let (low, high) = word_range(&filter.words[i]);
-            let (low, high) = (sql.text(&low), sql.text(&high));
-            conditions.push(format!(
-                "c.id IN (SELECT customer_id FROM customer_search_words \
-                 WHERE word >= {low} AND word < {high})"
-            ));
-        }
-        if lookup == Lookup::LiveTokens {
-            conditions.push(format!(
-                "c.id IN (SELECT t.customer_id FROM api_tokens t \
-                 WHERE t.revoked_at IS NULL AND t.expires_at > {now})"
-            ));
+            conditions.push(word_table_condition(sql, &filter.words[i]));
         }
         for word in &filter.words {
             conditions.push(self.word_condition(sql, word));
@@ -383,14 +385,10 @@ impl Db {
             )),
             None => {}
         }
-        let live = super::api_tokens::live_token(now);
+        // The row's live token count is current once `sweep_expired_api_tokens` ran.
         match filter.has_tokens {
-            Some(true) => conditions.push(format!(
-                "EXISTS (SELECT 1 FROM api_tokens t WHERE t.customer_id = c.id AND {live})"
-            )),
-            Some(false) => conditions.push(format!(
-                "NOT EXISTS (SELECT 1 FROM api_tokens t WHERE t.customer_id = c.id AND {live})"
-            )),
+            Some(true) => conditions.push("c.live_api_tokens > 0".to_string()),
+            Some(false) => conditions.push("c.live_api_tokens = 0".to_string()),
             None => {}
         }
         match filter.signed_in {
@@ -442,9 +440,9 @@ impl Db {
             ));
         }
         if filter.has_tokens == Some(true) {
-            let sql = "SELECT 1 FROM api_tokens WHERE revoked_at IS NULL AND expires_at > $1";
+            let sql = "SELECT 1 FROM customers WHERE live_api_tokens > $1";
             found.push((
-                self.probe(sql, &[Arg::Int(now)], limit).await?,
+                self.probe(sql, &[Arg::Int(0)], limit).await?,
                 Lookup::LiveTokens,
             ));
         }
@@ -538,7 +536,7 @@ impl Db {
         let now = sql.int(q.now);
         let mut conditions = self.filter_conditions(&mut sql, &q.filter, lookup, &now);
         conditions.extend(extra.iter().cloned());
-        let column = q.sort.column().unwrap_or("id");
+        let column = q.sort.column();
         let dir = if q.descending { "DESC" } else { "ASC" };
         let sort_column = self.sort_expr(column, lookup);
         let (limit, offset) = (sql.int(q.limit), sql.int(q.offset));
@@ -553,14 +551,72 @@ impl Db {
 
     /// One page of the All Customers grid, in the requested order.
     pub async fn customer_grid(&self, q: &CustomerGridQuery) -> StoreResult<Vec<CustomerGridRow>> {
+        self.sweep_if_tokens_read(&q.filter, q.sort, q.now).await?;
         let lookup = self.lookup(&q.filter, q.now, q.offset + q.limit).await?;
-        let ids = if q.sort == GridSort::ApiTokens {
-            self.token_sorted_ids(q, lookup).await?
-        } else {
-            let sql = self.page_ids_sql(q, lookup, &[]);
-            self.ids(&sql).await?
-        };
+        let sql = self.page_ids_sql(q, lookup, &[]);
+        let ids = self.ids(&sql).await?;
         self.rows_in_order(&ids, q.now).await
+    }
+
+    /// Before a view reads the live token count (its sort or filter), the
+    /// tokens that expired since the last sweep are taken off it.
+    async fn sweep_if_tokens_read(
+        &self,
+        filter: &GridFilter,
+        sort: GridSort,
+        now: i64,
+    ) -> StoreResult<()> {
+        if sort == GridSort::ApiTokens || filter.has_tokens.is_some() {
+            self.sweep_expired_api_tokens(now).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes the tokens that expired in (swept_at, now] off their customers'
+    /// `live_api_tokens` and moves swept_at to `now` (migration 0075), so the
+    /// column is the live count at `now`. A read-only probe first: most calls
+    /// find nothing expired and write nothing. On PostgreSQL the sweep row is
+    /// locked, so concurrent sweeps and the token triggers take turns.
+    pub async fn sweep_expired_api_tokens(&self, now: i64) -> StoreResult<()> {
+        let probe = "SELECT COUNT(*) FROM (SELECT 1 FROM api_tokens \
+                     WHERE revoked_at IS NULL AND expires_at <= $1 \
+                     AND expires_at > (SELECT swept_at FROM api_token_sweep WHERE id = 1) LIMIT 1) e";
+        let expired: i64 = on_pool!(self, |pool| sqlx::query_scalar(probe)
+            .bind(now)
+            .fetch_one(pool)
+            .await)?;
+        if expired == 0 {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(_) = tx {
+            let lock = "SELECT swept_at FROM api_token_sweep WHERE id = 1 FOR UPDATE";
+            on_tx!(&mut tx, |conn| sqlx::query(lock)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        // The first statement writes, so SQLite takes its write lock at once.
+        let expired = "api_tokens t WHERE t.revoked_at IS NULL AND t.expires_at <= $1 \
+                       AND t.expires_at > (SELECT swept_at FROM api_token_sweep WHERE id = 1)";
+        let sql = format!(
+            "UPDATE customers SET live_api_tokens = live_api_tokens - (SELECT COUNT(*) FROM {expired} \
+             AND t.customer_id = customers.id AND t.security_stamp = customers.security_stamp) \
+             WHERE id IN (SELECT t.customer_id FROM {expired})"
+        );
+        on_tx!(&mut tx, |conn| sqlx::query(&sql)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "sweep expired API tokens"))?;
+        let sql = "UPDATE api_token_sweep SET swept_at = $1 WHERE id = 1 AND swept_at < $1";
+        on_tx!(&mut tx, |conn| sqlx::query(sql)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        tx.commit().await
     }
 
     async fn ids(&self, sql: &Sql) -> StoreResult<Vec<i64>> {
@@ -599,130 +655,6 @@ impl Db {
         Ok(rows)
     }
 
-    /// The page's ids sorted by live token count, then id. The customers holding
-    /// a live token are found from the live-token index and ranked by the
-    /// store (a shop has few of them at a time: tokens live hours); everyone
-    /// else has 0 and follows (descending) or precedes (ascending) them in id order.
-    async fn token_sorted_ids(
-        &self,
-        q: &CustomerGridQuery,
-        lookup: Lookup,
-    ) -> StoreResult<Vec<i64>> {
-        let zero_page = |offset: i64, limit: i64| {
-            let mut sql = Sql::default();
-            let now = sql.int(q.now);
-            let mut conditions = self.filter_conditions(&mut sql, &q.filter, lookup, &now);
-            conditions.push(no_live_token(&now));
-            let dir = if q.descending { "DESC" } else { "ASC" };
-            let (limit, offset) = (sql.int(limit), sql.int(offset));
-            sql.text = format!(
-                "SELECT c.id FROM {} {} ORDER BY c.id {dir} LIMIT {limit} OFFSET {offset}",
-                self.customers_in_order(lookup, "id"),
-                where_clause(&conditions)
-            );
-            sql
-        };
-        let (offset, limit) = (q.offset, q.limit);
-        if q.descending {
-            // Holders first, then the rest.
-            let (top, holders) = self
-                .token_holders(&q.filter, lookup, q.now, true, Some(offset + limit))
-                .await?;
-            let mut ids: Vec<i64> = top
-                .into_iter()
-                .skip(offset as usize)
-                .map(|(id, _)| id)
-                .collect();
-            let missing = limit - ids.len() as i64;
-            if missing > 0 {
-                let zero_offset = (offset - holders).max(0);
-                ids.extend(self.ids(&zero_page(zero_offset, missing)).await?);
-            }
-            Ok(ids)
-        } else {
-            // The rest first, then the holders.
-            let mut ids = self.ids(&zero_page(offset, limit)).await?;
-            let missing = limit - ids.len() as i64;
-            if missing > 0 {
-                let zeros = if ids.is_empty() {
-                    self.count_zero_token(q, lookup).await?
-                } else {
-                    offset + ids.len() as i64
-                };
-                let skip = (offset + ids.len() as i64 - zeros).max(0);
-                let (top, _) = self
-                    .token_holders(&q.filter, lookup, q.now, false, Some(skip + missing))
-                    .await?;
-                ids.extend(top.into_iter().skip(skip as usize).map(|(id, _)| id));
-            }
-            Ok(ids)
-        }
-    }
-
-    async fn count_zero_token(&self, q: &CustomerGridQuery, lookup: Lookup) -> StoreResult<i64> {
-        let mut sql = Sql::default();
-        let now = sql.int(q.now);
-        let mut conditions = self.filter_conditions(&mut sql, &q.filter, lookup, &now);
-        conditions.push(no_live_token(&now));
-        sql.text = format!(
-            "SELECT COUNT(*) FROM {} {}",
-            self.customers_from(lookup),
-            where_clause(&conditions)
-        );
-        self.scalar(&sql).await
-    }
-
-    /// The matching customers holding live tokens with their live count, ranked
-    /// by (count, id) in the grid's direction: the first `top` of them (all
-    /// without it), and how many there are in all.
-    async fn token_holders(
-        &self,
-        filter: &GridFilter,
-        lookup: Lookup,
-        now: i64,
-        descending: bool,
-        top: Option<i64>,
-    ) -> StoreResult<(Vec<(i64, i64)>, i64)> {
-        let sql = self.token_holders_sql(filter, lookup, now, descending, top);
-        let rows: Vec<(i64, i64, i64)> = on_pool!(self, |pool| bind_args!(
-            sqlx::query_as(&sql.text),
-            &sql.args
-        )
-        .fetch_all(pool)
-        .await)?;
-        let holders = rows.first().map_or(0, |row| row.2);
-        Ok((
-            rows.into_iter().map(|(id, live, _)| (id, live)).collect(),
-            holders,
-        ))
-    }
-
-    fn token_holders_sql(
-        &self,
-        filter: &GridFilter,
-        lookup: Lookup,
-        now: i64,
-        descending: bool,
-        top: Option<i64>,
-    ) -> Sql {
-        let mut sql = Sql::default();
-        let now = sql.int(now);
-        let mut conditions = self.filter_conditions(&mut sql, filter, lookup, &now);
-        conditions.push(super::api_tokens::live_token(&now));
-        let dir = if descending { "DESC" } else { "ASC" };
-        let limit = match top {
-            Some(top) => format!("LIMIT {}", sql.int(top)),
-            None => String::new(),
-        };
-        sql.text = format!(
-            "SELECT t.customer_id, COUNT(*) AS live, COUNT(*) OVER () AS holders \
-             FROM api_tokens t JOIN customers c ON c.id = t.customer_id \
-             {} GROUP BY t.customer_id ORDER BY live {dir}, t.customer_id {dir} {limit}",
-            where_clause(&conditions)
-        );
-        sql
-    }
-
     async fn scalar(&self, sql: &Sql) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| bind_args!(
             sqlx::query_scalar(&sql.text),
@@ -741,6 +673,7 @@ impl Db {
         now: i64,
         bound: Option<i64>,
     ) -> StoreResult<GridCount> {
+        self.sweep_if_tokens_read(filter, GridSort::Id, now).await?;
         if filter.is_empty() {
             return self.customers_total().await;
         }
@@ -749,10 +682,21 @@ impl Db {
         }
         let lookup = self.lookup(filter, now, count_depth(bound)).await?;
         let sql = self.count_sql(filter, lookup, now, bound);
-        let n = self.scalar(&sql).await?;
-        Ok(match bound {
-            Some(bound) if n > bound => GridCount::MoreThan(bound),
-            _ => GridCount::Exact(n),
+        let Some(bound) = bound else {
+            return Ok(GridCount::Exact(self.scalar(&sql).await?));
+        };
+        let (scanned, matched): (i64, i64) = on_pool!(self, |pool| bind_args!(
+            sqlx::query_as(&sql.text),
+            &sql.args
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(if matched > bound {
+            GridCount::MoreThan(bound)
+        } else if scanned < COUNT_SCAN {
+            GridCount::Exact(matched)
+        } else {
+            GridCount::AtLeast(matched)
         })
     }
 
@@ -795,42 +739,96 @@ impl Db {
         })
     }
 
+    /// Counting every match (`bound` None): `SELECT COUNT(*)`. Bounded: at most
+    /// `COUNT_SCAN` of the lookup's candidate rows are read, and the statement
+    /// answers (rows read, matches among them).
     fn count_sql(&self, filter: &GridFilter, lookup: Lookup, now: i64, bound: Option<i64>) -> Sql {
         let mut sql = Sql::default();
         let now = sql.int(now);
         let conditions = self.filter_conditions(&mut sql, filter, lookup, &now);
-        let matches = format!(
-            "SELECT 1 FROM {} {}",
-            self.customers_from(lookup),
-            where_clause(&conditions)
-        );
-        sql.text = match bound {
-            Some(bound) => {
-                let limit = sql.int(bound + 1);
-                format!("SELECT COUNT(*) FROM ({matches} LIMIT {limit}) m")
-            }
-            None => format!("SELECT COUNT(*) FROM ({matches}) m"),
+        if bound.is_none() {
+            sql.text = format!(
+                "SELECT COUNT(*) FROM {} {}",
+                self.customers_from(lookup),
+                where_clause(&conditions)
+            );
+            return sql;
+        }
+        let candidates = self.lookup_conditions(&mut sql, filter, lookup, &now);
+        let all = if conditions.is_empty() {
+            "1".to_string()
+        } else {
+            conditions.join(" AND ")
         };
+        let scan = sql.int(COUNT_SCAN);
+        sql.text = format!(
+            "SELECT COUNT(*), COALESCE(SUM(m), 0) FROM (SELECT CASE WHEN {all} THEN 1 ELSE 0 END AS m \
+             FROM {} {} LIMIT {scan}) s",
+            self.customers_from(lookup),
+            where_clause(&candidates)
+        );
         sql
     }
 
+    /// The condition that picks a lookup's candidate rows (none: every row).
+    fn lookup_conditions(
+        &self,
+        sql: &mut Sql,
+        filter: &GridFilter,
+        lookup: Lookup,
+        now: &str,
+    ) -> Vec<String> {
+        let part = match lookup {
+            Lookup::Rows => return Vec::new(),
+            Lookup::WordTable(i) => return vec![word_table_condition(sql, &filter.words[i])],
+            Lookup::Locked => GridFilter {
+                locked: Some(true),
+                ..GridFilter::default()
+            },
+            Lookup::LiveTokens => GridFilter {
+                has_tokens: Some(true),
+                ..GridFilter::default()
+            },
+            Lookup::Created => GridFilter {
+                created: filter.created,
+                ..GridFilter::default()
+            },
+            Lookup::LastSignIn => GridFilter {
+                last_sign_in: filter.last_sign_in,
+                ..GridFilter::default()
+            },
+        };
+        self.filter_conditions(sql, &part, Lookup::Rows, now)
+    }
+
+    /// The whole table: on SQLite the row count the triggers of migration 0075
+    /// keep (`customer_total`); on PostgreSQL, where one counter row would
+    /// serialise every sign-up, the planner's estimate once the table is large,
+    /// below that an exact count.
     async fn customers_total(&self) -> StoreResult<GridCount> {
-        if let Db::Postgres(pool) = self {
-            let estimate: Option<f32> = sqlx::query_scalar(
-                "SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass",
-            )
-            .fetch_optional(pool)
-            .await?;
-            if let Some(estimate) = estimate.filter(|e| *e >= 100_000.0) {
-                return Ok(GridCount::Estimate(estimate as i64));
+        match self {
+            Db::Sqlite(pool) => {
+                let n: i64 = sqlx::query_scalar("SELECT n FROM customer_total WHERE id = 1")
+                    .fetch_one(pool)
+                    .await?;
+                Ok(GridCount::Exact(n))
+            }
+            Db::Postgres(pool) => {
+                let estimate: Option<f32> = sqlx::query_scalar(
+                    "SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass",
+                )
+                .fetch_optional(pool)
+                .await?;
+                if let Some(estimate) = estimate.filter(|e| *e >= 100_000.0) {
+                    return Ok(GridCount::Estimate(estimate as i64));
+                }
+                // Below the estimate's threshold an exact count stays cheap.
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+                    .fetch_one(pool)
+                    .await?;
+                Ok(GridCount::Exact(n))
             }
         }
-        let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM customers"
-        )
-        .fetch_one(pool)
-        .await)?;
-        Ok(GridCount::Exact(n))
     }
 
     /// Starts reading every matching customer in grid order, a chunk at a time.
@@ -841,30 +839,19 @@ impl Db {
         descending: bool,
         now: i64,
     ) -> StoreResult<GridExport> {
+        self.sweep_if_tokens_read(&filter, sort, now).await?;
         let lookup = self.lookup(&filter, now, 0).await?;
-        let (phases, holders) = if sort == GridSort::ApiTokens {
-            let (holders, _) = self
-                .token_holders(&filter, lookup, now, descending, None)
-                .await?;
-            let ids: Vec<i64> = holders.into_iter().map(|(id, _)| id).collect();
-            let phases = if descending {
-                vec![Phase::Holders, Phase::ZeroTokens]
-            } else {
-                vec![Phase::ZeroTokens, Phase::Holders]
-            };
-            (phases, ids)
-        } else if sort.nullable() {
+        let phases = if sort.nullable() {
             // Each store's own NULL order: SQLite puts NULL first ascending,
             // PostgreSQL last.
             let nulls_first = matches!(self, Db::Sqlite(_)) != descending;
-            let phases = if nulls_first {
+            if nulls_first {
                 vec![Phase::Null, Phase::Values]
             } else {
                 vec![Phase::Values, Phase::Null]
-            };
-            (phases, Vec::new())
+            }
         } else {
-            (vec![Phase::Values], Vec::new())
+            vec![Phase::Values]
         };
         Ok(GridExport {
             db: self.clone(),
@@ -874,7 +861,6 @@ impl Db {
             now,
             lookup,
             phases,
-            holders,
             after: None,
         })
     }
@@ -882,13 +868,9 @@ impl Db {
     /// The query plan of `customer_grid`, for the benchmark: SQLite's `EXPLAIN
     /// QUERY PLAN`, PostgreSQL's `EXPLAIN ANALYZE` (which runs the query).
     pub async fn explain_customer_grid(&self, q: &CustomerGridQuery) -> StoreResult<String> {
+        self.sweep_if_tokens_read(&q.filter, q.sort, q.now).await?;
         let lookup = self.lookup(&q.filter, q.now, q.offset + q.limit).await?;
-        let sql = if q.sort == GridSort::ApiTokens {
-            let top = Some(q.offset + q.limit);
-            self.token_holders_sql(&q.filter, lookup, q.now, q.descending, top)
-        } else {
-            self.page_ids_sql(q, lookup, &[])
-        };
+        let sql = self.page_ids_sql(q, lookup, &[]);
         self.explain(&sql, lookup).await
     }
 
@@ -932,10 +914,13 @@ fn count_depth(bound: Option<i64>) -> i64 {
     bound.map_or(i64::MAX, |bound| bound + 1)
 }
 
-fn no_live_token(now: &str) -> String {
+/// The customers holding a stored word in the keyword word's range.
+fn word_table_condition(sql: &mut Sql, word: &str) -> String {
+    let (low, high) = word_range(word);
+    let (low, high) = (sql.text(&low), sql.text(&high));
     format!(
-        "NOT EXISTS (SELECT 1 FROM api_tokens t WHERE t.customer_id = c.id AND {})",
-        super::api_tokens::live_token(now)
+        "c.id IN (SELECT customer_id FROM customer_search_words \
+         WHERE word >= {low} AND word < {high})"
     )
 }
 
@@ -947,14 +932,12 @@ fn where_clause(conditions: &[String]) -> String {
     }
 }
 
-/// A part of the export order: rows with a value in the sort column, rows
-/// without one (NULL), and for the token sort the live-token holders and the rest.
+/// A part of the export order: rows with a value in the sort column, and rows
+/// without one (NULL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Values,
     Null,
-    Holders,
-    ZeroTokens,
 }
 
 /// Where the export stopped: the last row's sort value and id.
@@ -962,7 +945,6 @@ enum Phase {
 enum After {
     Value(Arg, i64),
     Id(i64),
-    Position(usize),
 }
 
 /// Every matching customer in grid order, read in chunks by keyset (each chunk
@@ -977,8 +959,6 @@ pub struct GridExport {
     lookup: Lookup,
     /// Phases still to read, the current one first.
     phases: Vec<Phase>,
-    /// For the token sort: the holders' ids in order.
-    holders: Vec<i64>,
     after: Option<After>,
 }
 
@@ -998,18 +978,6 @@ impl GridExport {
     }
 
     async fn read(&mut self, phase: Phase) -> StoreResult<Vec<CustomerGridRow>> {
-        if phase == Phase::Holders {
-            let start = match self.after {
-                Some(After::Position(p)) => p,
-                _ => 0,
-            };
-            let end = (start + EXPORT_CHUNK as usize).min(self.holders.len());
-            self.after = Some(After::Position(end));
-            return self
-                .db
-                .rows_in_order(&self.holders[start..end], self.now)
-                .await;
-        }
         let db = &self.db;
         let mut sql = Sql::default();
         let now = sql.int(self.now);
@@ -1020,19 +988,18 @@ impl GridExport {
             (">", "ASC")
         };
         let column = match phase {
-            Phase::Values => self.sort.column().unwrap_or("id"),
-            _ => "id",
+            Phase::Values => self.sort.column(),
+            Phase::Null => "id",
         };
         match phase {
             Phase::Null => {
-                let col = self.sort.column().unwrap_or("id");
+                let col = self.sort.column();
                 conditions.push(format!("c.{col} IS NULL"));
             }
             Phase::Values if self.sort.nullable() => {
                 conditions.push(format!("c.{column} IS NOT NULL"));
             }
-            Phase::ZeroTokens => conditions.push(no_live_token(&now)),
-            _ => {}
+            Phase::Values => {}
         }
         match &self.after {
             Some(After::Value(value, id)) => {
@@ -1080,6 +1047,9 @@ impl GridExport {
                 }
                 (Phase::Values, GridSort::Locked) => {
                     After::Value(Arg::Int(last.locked_until.unwrap_or_default()), last.id)
+                }
+                (Phase::Values, GridSort::ApiTokens) => {
+                    After::Value(Arg::Int(last.live_api_tokens), last.id)
                 }
                 _ => After::Id(last.id),
             });

@@ -476,6 +476,95 @@ store_test!(
     }
 );
 
+store_test!(
+    live_token_count_follows_revocation_expiry_and_stamps,
+    |app: TestApp| async move {
+        let ids = fill(&app).await;
+        let id = |email: &str| ids.iter().find(|(e, _)| *e == email).unwrap().1;
+        let (bob, jan, cat) = (
+            "bob@tokens.example.org",
+            "jan.devries@example.com",
+            "cat_old+shop@example.net",
+        );
+        let client = admin(&app, ADMIN_EMAIL, Role::Administrator).await;
+        assert_eq!(found(&client, "has_tokens=yes").await, sorted(&[bob, jan]));
+        // The kept count follows a revocation: Jan keeps one of two.
+        exec(
+            &app,
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = \
+             (SELECT MIN(id) FROM api_tokens WHERE customer_id = $1)",
+            Some(id(jan)),
+            app.state.now(),
+        )
+        .await;
+        let asc = emails(&grid(&client, "sort=api_tokens&dir=asc").await);
+        assert_eq!(&asc[3..], [bob, jan], "both hold one now, by id");
+        exec(
+            &app,
+            "UPDATE api_tokens SET revoked_at = $2 WHERE customer_id = $1",
+            Some(id(jan)),
+            app.state.now(),
+        )
+        .await;
+        assert_eq!(found(&client, "has_tokens=yes").await, sorted(&[bob]));
+        assert_eq!(
+            emails(&grid(&client, "sort=api_tokens&dir=desc").await)[0],
+            bob
+        );
+        // Two hours on, Bob's token has expired: nobody holds a live token,
+        // and the token sort is the id order.
+        app.advance_clock(2 * 3600);
+        assert!(found(&client, "has_tokens=yes").await.is_empty());
+        let by_id: Vec<String> = ids.iter().rev().map(|(e, _)| e.to_string()).collect();
+        assert_eq!(
+            emails(&grid(&client, "sort=api_tokens&dir=desc").await),
+            by_id
+        );
+        // A new token counts; a new security stamp kills it; a deleted
+        // token no longer counts.
+        let now = app.state.now();
+        let row = app.db().customer_by_id(id(cat)).await.unwrap().unwrap();
+        for _ in 0..2 {
+            let mut tx = app.db().begin().await.unwrap();
+            tx.insert_api_token(&row, &token_hash(&random_token()), now, now + 3600)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        assert_eq!(found(&client, "has_tokens=yes").await, sorted(&[cat]));
+        exec(
+            &app,
+            "DELETE FROM api_tokens WHERE id = (SELECT MAX(id) FROM api_tokens WHERE customer_id = $1)",
+            Some(id(cat)),
+            0,
+        )
+        .await;
+        let page = grid(&client, "has_tokens=yes&sort=api_tokens&dir=desc").await;
+        let cat_row = page
+            .split("<tr>")
+            .find(|r| r.contains("cat_old+shop"))
+            .unwrap();
+        assert!(cat_row.contains("<td>1</td>"), "{cat_row}");
+        exec(
+            &app,
+            "UPDATE customers SET security_stamp = 'rotated' WHERE id = $2",
+            None,
+            id(cat),
+        )
+        .await;
+        assert!(found(&client, "has_tokens=yes").await.is_empty());
+        assert_eq!(
+            found(&client, "has_tokens=no").await.len(),
+            ids.len(),
+            "everyone has none"
+        );
+        // The total without filters follows inserts and deletes.
+        assert!(grid(&client, "").await.contains("5 records found"));
+        exec(&app, "DELETE FROM customers WHERE id = $2", None, id(bob)).await;
+        assert!(grid(&client, "").await.contains("4 records found"));
+    }
+);
+
 /// `n` demo customers with emails `bulk{i}@grouping.example`.
 async fn bulk_customers(app: &TestApp, n: usize) {
     let mut loader = app.db().demo_loader().await.unwrap();

@@ -319,7 +319,7 @@ pub async fn grid(
     let (total, exact) = match count {
         GridCount::Exact(n) => (Some(n), true),
         GridCount::Estimate(n) => (Some(n), false),
-        GridCount::MoreThan(_) => (None, false),
+        GridCount::MoreThan(_) | GridCount::AtLeast(_) => (None, false),
     };
     let pager = Pager::new(params.page, params.limit, total);
     let params = params.with_page(pager.page);
@@ -361,6 +361,10 @@ pub async fn grid(
             "admin-grid-total-more",
             &[("count", &group_digits(n, locale))],
         ),
+        GridCount::AtLeast(n) => admin.visitor.t_with(
+            "admin-grid-total-at-least",
+            &[("count", &group_digits(n, locale))],
+        ),
     };
     let empty_message = rows.is_empty().then(|| match &params.keyword {
         Some(keyword) => admin
@@ -398,7 +402,7 @@ pub async fn grid(
         filter_labels: filter_labels(admin, &params),
         bulk_filters: params.filter_pairs(),
         total_label,
-        count_exactly_href: matches!(count, GridCount::MoreThan(_))
+        count_exactly_href: matches!(count, GridCount::MoreThan(_) | GridCount::AtLeast(_))
             .then(|| params.counted_exactly().href()),
         export_href: admin
             .admin

@@ -17,6 +17,7 @@
 
 mod admin_tours;
 mod bulk_tour;
+mod grid_tour;
 mod harness;
 mod security_tours;
 mod storefront_tours;

@@ -500,3 +500,5 @@ admin-option-ip-sign-in-minutes = Failed Sign-ins per Address: Window (minutes)
 error-unavailable = The shop is temporarily unavailable. Please try again in a few seconds.
 ## bulkfix (issue 11): "all matching" names the grid's filters
 admin-bulk-selection-filtered = all customers matching { $filters }
+# gridperf (issue 10): a bounded count that stopped reading before it knew
+admin-grid-total-at-least = At least { $count } records found
