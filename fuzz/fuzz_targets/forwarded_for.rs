@@ -19,8 +19,8 @@ static CONFIG: LazyLock<Config> = LazyLock::new(|| {
     config
 });
 
-/// Each line is one X-Forwarded-For header; tried behind a trusted and an
-/// untrusted peer.
+// Each line is one X-Forwarded-For header; tried behind a trusted and an
+// untrusted peer.
 fuzz_target!(|data: &[u8]| {
     let headers: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
     for peer_trusted in [true, false] {

@@ -13,7 +13,7 @@ fn parse(query: &str) -> (GridParams, usize) {
     (params, bad.len())
 }
 
-/// Line 1: the query string; line 2: the store's count of matches.
+// Line 1: the query string; line 2: the store's count of matches.
 fuzz_target!(|text: &str| {
     let (query, count) = text.split_once('\n').unwrap_or((text, ""));
     let total: i64 = count.trim().parse::<u32>().map_or(0, i64::from);

@@ -7,7 +7,7 @@ use shop_accounts::accounts::{
     Email, MAX_PASSWORD_LENGTH, Password, PasswordPolicy, PasswordProblem,
 };
 
-/// Lines: `MIN CLASSES`, the email, the password, and the confirmation if any.
+// Lines: `MIN CLASSES`, the email, the password, and the confirmation if any.
 fuzz_target!(|text: &str| {
     let mut lines = text.split('\n');
     let mut numbers = lines.next().unwrap_or("").split(' ').map(|n| n.parse::<u8>().unwrap_or(0));
