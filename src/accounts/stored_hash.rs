@@ -145,6 +145,12 @@ impl StoredHash {
 /// A native hash may ask for no more than a Magento hash may: memory up to one
 /// Magento step, work up to two.
 fn native_cost_allowed(phc: &PasswordHash<'_>) -> Result<(), HashFormatError> {
+    // A setting given twice ("m=…,m=…") is refused: which one counts would be
+    // up to the parser, and the bound must hold for the one verification uses.
+    let names: Vec<&str> = phc.params.iter().map(|(name, _)| name.as_str()).collect();
+    if (1..names.len()).any(|i| names[..i].contains(&names[i])) {
+        return Err(HashFormatError::Unknown);
+    }
     let params = Params::try_from(phc).map_err(|_| HashFormatError::Unknown)?;
     let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
     if params.m_cost() > MAGENTO_ARGON.mem_kib() || work > MAX_ARGON_WORK {
@@ -391,6 +397,19 @@ mod tests {
     /// Found by reading for the stored_hash fuzz target's cost invariant: a
     /// native-looking hash carries its own Argon2 parameters, which verifying
     /// obeys, so an imported one could ask for gigabytes per sign-in.
+    #[test]
+    fn a_native_hash_with_a_setting_given_twice_is_refused() {
+        // Found by the stored_hash fuzz target (fuzz/regressions/stored_hash/duplicate_m_param).
+        let native = |params: &str| {
+            format!(
+                "$argon2id$v=19${params}$c2FsdHNhbHRzYWx0$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo0MTIzNDU"
+            )
+        };
+        assert!(StoredHash::parse(&native("m=19456,t=2,p=1")).is_ok());
+        assert!(StoredHash::parse(&native("m=19456,m=19456,t=2,p=1")).is_err());
+        assert!(StoredHash::parse(&native("m=99456,m=19456,p=1")).is_err());
+    }
+
     #[test]
     fn native_hashes_are_held_to_the_magento_cost_bound() {
         let native = |params: &str| {
