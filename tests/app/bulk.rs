@@ -14,26 +14,7 @@ use shop_accounts::store::{Db, DemoCustomer, JobRow, NewCustomer};
 use crate::helpers::*;
 use crate::store_test;
 
-/// Like `store_test!`, on an app whose configuration `adjust` changed first.
-macro_rules! bulk_test {
-    ($name:ident, $adjust:expr, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = TestApp::spawn_with(Backend::Sqlite, $adjust).await;
-                ($body)(app).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "PostgreSQL half: set TEST_DATABASE_URL and run with --include-ignored"]
-            async fn postgres() {
-                let app = TestApp::spawn_with(Backend::Postgres, $adjust).await;
-                ($body)(app).await;
-            }
-        }
-    };
-}
+use crate::store_test_with;
 
 /// An instance that serves pages but works on no job: the test plays the runners.
 fn jobs_stopped(config: &mut shop_accounts::Config) {
@@ -480,7 +461,7 @@ store_test!(
     }
 );
 
-bulk_test!(
+store_test_with!(
     cancel_stops_a_job_before_its_next_batch,
     jobs_stopped,
     |app: TestApp| async move {
@@ -538,7 +519,7 @@ bulk_test!(
     }
 );
 
-bulk_test!(
+store_test_with!(
     a_job_whose_instance_died_resumes_at_its_cursor_without_repeats_or_gaps,
     jobs_stopped,
     |app: TestApp| async move {
@@ -583,7 +564,7 @@ bulk_test!(
     }
 );
 
-bulk_test!(
+store_test_with!(
     a_stopping_instance_hands_its_job_back_and_a_restart_finishes_it,
     jobs_stopped,
     |app: TestApp| async move {
@@ -612,7 +593,7 @@ bulk_test!(
     }
 );
 
-bulk_test!(
+store_test_with!(
     two_instances_share_one_job_queue_and_never_double_handle,
     |config: &mut shop_accounts::Config| config.job_batch_size = 7,
     |app: TestApp| async move {
@@ -635,7 +616,7 @@ bulk_test!(
     }
 );
 
-bulk_test!(
+store_test_with!(
     two_runners_claiming_one_job_at_once_never_both_get_it,
     jobs_stopped,
     |app: TestApp| async move {
@@ -654,7 +635,7 @@ bulk_test!(
     }
 );
 
-bulk_test!(
+store_test_with!(
     a_single_reset_is_delivered_before_the_bulk_mail_queued_ahead_of_it,
     // One bulk message a second: 20 take 20 s; the single one must not wait for them.
     |config: &mut shop_accounts::Config| config.bulk_mail_per_minute = 60,
@@ -1089,7 +1070,7 @@ store_test!(
     }
 );
 
-bulk_test!(
+store_test_with!(
     a_stretch_committed_before_a_crash_is_not_handled_again,
     jobs_stopped,
     |app: TestApp| async move {

@@ -48,6 +48,34 @@ macro_rules! store_test {
     };
 }
 
+/// Like `store_test!`, on an app whose configuration `adjust` changed first.
+#[macro_export]
+macro_rules! store_test_with {
+    ($name:ident, $adjust:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app =
+                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $adjust)
+                        .await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = "PostgreSQL half: set TEST_DATABASE_URL and run with --include-ignored"]
+            async fn postgres() {
+                let app = $crate::helpers::TestApp::spawn_with(
+                    $crate::helpers::Backend::Postgres,
+                    $adjust,
+                )
+                .await;
+                ($body)(app).await;
+            }
+        }
+    };
+}
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn unique() -> String {

@@ -16,26 +16,7 @@ const PASSWORD: &str = "correct-horse-9";
 const ADMIN_EMAIL: &str = "ada@shop.test";
 const ADMIN_PASSWORD: &str = "admin-horse-77";
 
-/// A test on both stores with an adjusted configuration.
-macro_rules! fault_test {
-    ($name:ident, $adjust:expr, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = TestApp::spawn_with(Backend::Sqlite, $adjust).await;
-                ($body)(app).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "PostgreSQL half: set TEST_DATABASE_URL and run with --include-ignored"]
-            async fn postgres() {
-                let app = TestApp::spawn_with(Backend::Postgres, $adjust).await;
-                ($body)(app).await;
-            }
-        }
-    };
-}
+use crate::store_test_with;
 
 /// A customer who may ask for many resets in a row.
 async fn shopper(app: &TestApp, email: &str) {
@@ -183,7 +164,7 @@ store_test!(
     |app: TestApp| async move { deferred_then_delivered(app, Fault::DropMidData, "").await }
 );
 
-fault_test!(
+store_test_with!(
     a_relay_that_stalls_times_out_without_wedging_the_worker,
     |c: &mut shop_accounts::Config| c.smtp_timeout_seconds = 2,
     |app: TestApp| async move {
@@ -204,7 +185,7 @@ fault_test!(
     }
 );
 
-fault_test!(
+store_test_with!(
     starttls_required_but_failing_is_retried_and_never_sent_in_clear,
     |c: &mut shop_accounts::Config| {
         c.smtp_url = Some(format!("{}?tls=required", c.smtp_url.clone().unwrap()));
@@ -273,7 +254,7 @@ store_test!(
     }
 );
 
-fault_test!(
+store_test_with!(
     a_killed_workers_message_is_taken_over_within_the_short_lease,
     |c: &mut shop_accounts::Config| c.mail_lease_seconds = 3,
     |app: TestApp| async move {
@@ -314,7 +295,7 @@ fault_test!(
     }
 );
 
-fault_test!(
+store_test_with!(
     a_slow_relay_keeps_the_lease_so_two_workers_send_once,
     // Stalls 5 s before its 250: longer than the 3 s lease, shorter than the 10 s timeout.
     |c: &mut shop_accounts::Config| {
