@@ -35,8 +35,12 @@ impl Application {
     /// Connects and migrates the database, loads (or creates) the server keys,
     /// binds the listener and prepares the mail worker.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // Migrations run on a pool of their own without the serving statement
+        // timeout: building an index on a million rows takes longer than 3 s.
+        let tool = Db::connect_tool(&config.database_url).await?;
+        tool.migrate().await?;
+        tool.close().await;
         let db = Db::connect(&config.database_url).await?;
-        db.migrate().await?;
         Self::build_with(config, db, Arc::new(Clock::default())).await
     }
 

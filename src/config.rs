@@ -296,6 +296,12 @@ pub struct Config {
     #[arg(long, env = "RUN_JOBS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub run_jobs: bool,
 
+    /// How long an instance's claim on a bulk job lasts unless renewed (it is
+    /// renewed every third of it while a batch runs): a killed instance's job is
+    /// taken over by another, or by the restarted one, within this time.
+    #[arg(long, env = "JOB_LEASE_SECONDS", default_value = "10", value_parser = clap::value_parser!(u32).range(3..=600), global = true, hide = true)]
+    pub job_lease_seconds: u32,
+
     /// Customers a bulk job handles per transaction.
     #[arg(long, env = "JOB_BATCH_SIZE", default_value = "500", value_parser = clap::value_parser!(u32).range(1..=10_000), global = true, hide = true)]
     pub job_batch_size: u32,

@@ -1,8 +1,11 @@
-//! Works through bulk jobs in the background. A job is claimed with a lease, so
-//! one instance at a time works on it; each batch of customers is acted on and
-//! the job's cursor moved past it in one transaction, so a job stopped anywhere
-//! (kill -9 included) resumes at its cursor and no customer is handled twice.
+//! Works through bulk jobs in the background. A job is claimed with a short
+//! lease (`JOB_LEASE_SECONDS`, 10 s) that a heartbeat renews while a batch runs,
+//! so one instance at a time works on it and a killed instance's job is taken
+//! over within the lease. Each batch of customers is acted on and marked
+//! handled in the same transaction, so a job stopped anywhere (kill -9
+//! included) resumes at its cursor and no customer is handled twice.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -17,9 +20,9 @@ use crate::state::AppState;
 use crate::store::{AuditEntry, CustomerRow, Db, JobCounts, JobRow, StoreResult};
 use crate::work::Work;
 
-/// How long a claim lasts without a batch renewing it: after a crash another
-/// instance (or this one, restarted) takes the job over once this ran out.
-pub const LEASE_SECONDS: i64 = 30;
+/// How often a batch in progress looks at its lease (renewing it every third
+/// of the lease).
+const LEASE_CHECK: Duration = Duration::from_millis(250);
 /// How often the queue is looked at when there is nothing to do.
 const POLL: Duration = Duration::from_secs(1);
 /// Stretches of a batch worked on at once on PostgreSQL, each on a connection
@@ -55,6 +58,8 @@ pub struct JobRunner {
     /// This instance's name on the leases it holds.
     owner: String,
     batch_size: i64,
+    /// Seconds a claim lasts unless renewed (`JOB_LEASE_SECONDS`).
+    lease: i64,
 }
 
 impl JobRunner {
@@ -70,17 +75,19 @@ impl JobRunner {
     }
 
     pub fn with_batch_size(state: AppState, owner: &str, batch_size: u32) -> JobRunner {
+        let lease = i64::from(state.config.job_lease_seconds.max(3));
         JobRunner {
             state,
             owner: owner.to_string(),
             batch_size: i64::from(batch_size.max(1)),
+            lease,
         }
     }
 
     /// Runs until `shutdown` turns true; a job in hand is handed back to the
     /// queue after its current batch.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(owner = %self.owner, "job runner started");
+        tracing::info!(owner = %self.owner, lease_seconds = self.lease, "job runner started");
         while !*shutdown.borrow() {
             match self.claim().await {
                 Ok(Some(job)) => self.work_on(job, &mut shutdown).await,
@@ -103,7 +110,7 @@ impl JobRunner {
         let job = self
             .state
             .db
-            .claim_job(&self.owner, now, now + LEASE_SECONDS)
+            .claim_job(&self.owner, now, now + self.lease)
             .await?;
         if let Some(job) = &job {
             tracing::info!(job_id = job.id, action = %job.action, cursor = job.cursor_id, "bulk job claimed");
@@ -121,7 +128,7 @@ impl JobRunner {
                 }
                 return;
             }
-            match self.run_batch(&job, cursor).await {
+            match self.holding_lease(&job, self.run_batch(&job, cursor)).await {
                 Ok(Batch::Advanced(next)) => cursor = next,
                 Ok(Batch::Finished) => {
                     tracing::info!(job_id = job.id, "bulk job done");
@@ -144,6 +151,62 @@ impl JobRunner {
                 }
             }
             tokio::time::sleep(PAUSE).await;
+        }
+    }
+
+    /// Runs `batch` while keeping the job's lease: renewed every third of it,
+    /// and only while the job is still this runner's (`lease_owner`). When the
+    /// job is no longer ours (cancelled, or taken over after a lease this runner
+    /// could not renew in time), the batch is abandoned — its open transactions
+    /// roll back — and `Stopped` is returned, so two live runners never work on
+    /// one job.
+    pub async fn holding_lease(
+        &self,
+        job: &JobRow,
+        batch: impl Future<Output = anyhow::Result<Batch>>,
+    ) -> anyhow::Result<Batch> {
+        let state = &self.state;
+        let renew_every = (self.lease / 3).max(1);
+        let mut renewed_at = state.now();
+        // The claim (or the last batch's cursor move) set the lease about now.
+        let mut held = renewed_at + self.lease;
+        tokio::pin!(batch);
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut batch => return result,
+                _ = tokio::time::sleep(LEASE_CHECK) => {}
+            }
+            let now = state.now();
+            if now - renewed_at < renew_every && held - now > 1 {
+                continue;
+            }
+            match state
+                .db
+                .renew_job_lease(job.id, &self.owner, now + self.lease)
+                .await
+            {
+                Ok(true) => {
+                    held = now + self.lease;
+                    renewed_at = now;
+                }
+                Ok(false) => {
+                    metrics::counter!("shop_bulk_job_lease_lost_total").increment(1);
+                    tracing::warn!(
+                        job_id = job.id,
+                        "bulk job no longer ours (cancelled or taken over); batch abandoned"
+                    );
+                    return Ok(Batch::Stopped);
+                }
+                Err(e) if held - state.now() <= 1 => {
+                    // Another instance may take the job over any moment now.
+                    metrics::counter!("shop_bulk_job_lease_lost_total").increment(1);
+                    anyhow::bail!("the job's lease cannot be renewed: {e}");
+                }
+                Err(e) => {
+                    tracing::warn!(job_id = job.id, error = %e, "cannot renew the job lease yet")
+                }
+            }
         }
     }
 
@@ -192,7 +255,7 @@ impl JobRunner {
         if stopped {
             return Ok(Batch::Stopped);
         }
-        let lease_until = state.now() + LEASE_SECONDS;
+        let lease_until = state.now() + self.lease;
         if !state
             .db
             .move_job_cursor(job.id, &self.owner, last, lease_until)
@@ -242,7 +305,7 @@ impl JobRunner {
             // dropping the work rolls this stretch back.
             return Ok(false);
         }
-        let lease_until = state.now() + LEASE_SECONDS;
+        let lease_until = state.now() + self.lease;
         // The cursor stays where the batch began until every stretch is in.
         if !work
             .tx()
@@ -305,3 +368,13 @@ impl JobRunner {
 
 /// The audit name of a Reset Password the limit refused (as `http::admin::audit`'s).
 const RESET_PASSWORD_REFUSED: &str = "reset_password_refused";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_job_lease_is_short() {
+        let config = crate::Config::with_database("sqlite::memory:");
+        // A killed instance's job waits at most this long for another instance.
+        assert_eq!(config.job_lease_seconds, 10);
+    }
+}

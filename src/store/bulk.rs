@@ -71,6 +71,12 @@ impl Db {
                 sqlx::query("SET synchronous_commit = off")
                     .execute(&mut conn)
                     .await?;
+                // A window of 250,000 rows (and its search words) takes longer
+                // than a serving pool's statement timeout allows; this
+                // connection is the loader's alone.
+                sqlx::query("SET statement_timeout = 0")
+                    .execute(&mut conn)
+                    .await?;
                 LoaderConnection::Postgres(conn)
             }
         };
@@ -96,12 +102,19 @@ impl Db {
                 // seen, which leaves the exact row count as the estimate and marks
                 // pages all-visible, so counts and deep pages read indexes alone.
                 // Two statements: VACUUM refuses to run inside a multi-statement string.
+                // On a connection of their own, without a serving pool's statement
+                // timeout (VACUUM cannot run in a transaction to lift it locally).
+                let mut conn = pool.acquire().await?.detach();
+                sqlx::query("SET statement_timeout = 0")
+                    .execute(&mut conn)
+                    .await?;
                 sqlx::query("ANALYZE customers, api_tokens, customer_search_words")
-                    .execute(pool)
+                    .execute(&mut conn)
                     .await?;
                 sqlx::query("VACUUM customers, api_tokens, customer_search_words")
-                    .execute(pool)
+                    .execute(&mut conn)
                     .await?;
+                conn.close().await?;
             }
         }
         Ok(())

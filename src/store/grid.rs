@@ -9,7 +9,7 @@
 //! is cheaper checked row by row while the sort index is walked, since a page
 //! then fills after a few hundred rows.
 
-use super::{Db, StoreResult, Tx, on_pool, on_tx};
+use super::{Db, StoreResult, Tx, on_patient, on_pool, on_tx};
 
 /// Sortable grid columns; each is served by an index ending in `id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -590,6 +590,13 @@ impl Db {
         }
         let mut tx = self.begin().await?;
         if let Tx::Postgres(_) = tx {
+            // Tokens that expired together (an import's, a demo load's) can be a
+            // million rows: cut at the serving timeout, the sweep would be
+            // rolled back and tried again by every view, never getting done.
+            on_tx!(&mut tx, |conn| sqlx::query(super::LIFT_STATEMENT_TIMEOUT)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
             let lock = "SELECT swept_at FROM api_token_sweep WHERE id = 1 FOR UPDATE";
             on_tx!(&mut tx, |conn| sqlx::query(lock)
                 .execute(conn)
@@ -655,8 +662,10 @@ impl Db {
         Ok(rows)
     }
 
+    /// The exact count, asked for on purpose: it may read every match, so it
+    /// is not cut by the serving statement timeout.
     async fn scalar(&self, sql: &Sql) -> StoreResult<i64> {
-        Ok(on_pool!(self, |pool| bind_args!(
+        Ok(on_patient!(self, |pool| bind_args!(
             sqlx::query_scalar(&sql.text),
             &sql.args
         )
@@ -1027,8 +1036,10 @@ impl GridExport {
             db.customers_in_order(self.lookup, column),
             where_clause(&conditions)
         );
+        // A chunk of a sparse filter may walk far along its index: not cut by
+        // the serving statement timeout.
         let rows: Vec<CustomerGridRow> =
-            on_pool!(db, |pool| bind_args!(sqlx::query_as(&sql.text), &sql.args)
+            on_patient!(db, |pool| bind_args!(sqlx::query_as(&sql.text), &sql.args)
                 .fetch_all(pool)
                 .await)?;
         if let Some(last) = rows.last() {

@@ -4,7 +4,7 @@
 
 use super::customers::COLUMNS;
 use super::grid::{Arg, GridFilter, MatchingIds, bind_args};
-use super::{CustomerRow, Db, StoreResult, Tx, on_pool, on_tx};
+use super::{CustomerRow, Db, StoreResult, Tx, on_patient, on_pool, on_tx};
 
 /// Which customers a job acts on; either way only those with an id up to the
 /// largest id when the selection was shown, so later customers are never swept in.
@@ -103,10 +103,11 @@ impl Db {
         Ok(PinnedSelection { ids })
     }
 
-    /// How many customers the selection holds, exactly.
+    /// How many customers the selection holds, exactly (up to every customer:
+    /// not cut by the serving statement timeout).
     pub async fn count_selection(&self, selection: &PinnedSelection) -> StoreResult<i64> {
         let sql = format!("SELECT COUNT(*) FROM ({}) s", selection.ids.text);
-        Ok(on_pool!(self, |pool| bind_args!(
+        Ok(on_patient!(self, |pool| bind_args!(
             sqlx::query_scalar(&sql),
             &selection.ids.args
         )
@@ -215,6 +216,28 @@ impl Db {
         Ok(updated == 1)
     }
 
+    /// Extends the lease of a job its runner still holds (the heartbeat while a
+    /// batch runs). False when the job is no longer `owner`'s: cancelled, done,
+    /// or claimed by another instance after the lease ran out.
+    pub async fn renew_job_lease(
+        &self,
+        job_id: i64,
+        owner: &str,
+        lease_until: i64,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE jobs SET lease_until = $3 \
+                   WHERE id = $1 AND state = 'running' AND lease_owner = $2";
+        let updated = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(job_id)
+            .bind(owner)
+            .bind(lease_until)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| super::context(e, "renew a job's lease"))?;
+        Ok(updated == 1)
+    }
+
     /// Hands a job back to the queue (this instance is stopping): another
     /// instance, or this one restarted, resumes it at its cursor at once.
     pub async fn release_job(&self, job_id: i64, owner: &str) -> StoreResult<()> {
@@ -265,8 +288,15 @@ impl Tx {
         .map_err(|e| super::context(e, "create a job"))
     }
 
-    /// Freezes the job's selection and records its size; returns the size.
+    /// Freezes the job's selection and records its size; returns the size. A
+    /// million-customer selection takes seconds: the rest of this transaction
+    /// is not cut by the serving statement timeout.
     pub async fn fill_job(&mut self, job_id: i64, selection: &PinnedSelection) -> StoreResult<i64> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query(super::LIFT_STATEMENT_TIMEOUT)
+                .execute(&mut **tx)
+                .await?;
+        }
         // The job id is an integer of ours, written into the statement.
         let sql = format!(
             "INSERT INTO job_customers (job_id, customer_id) SELECT CAST({job_id} AS BIGINT), s.id FROM ({}) s",

@@ -86,7 +86,39 @@ macro_rules! on_tx {
         }
     };
 }
-pub(crate) use {on_pool, on_tx};
+/// Like `on_pool!`, for a statement that is long by nature (a whole-table
+/// export chunk, an exact count, freezing a million-customer selection, the
+/// janitor's purges) run by a serving instance: on PostgreSQL it runs in a
+/// transaction that lifts the serving pool's `statement_timeout` for itself
+/// (`SET LOCAL`), so a hung statement is still cut everywhere else; the
+/// `lock_timeout` stays. SQLite has no statement timeout: the pool as it is.
+macro_rules! on_patient {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($conn) => $body,
+            $crate::store::Db::Postgres(pool) => {
+                async {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query($crate::store::LIFT_STATEMENT_TIMEOUT)
+                        .execute(&mut *tx)
+                        .await?;
+                    let out = {
+                        let $conn = &mut *tx;
+                        $body
+                    }?;
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(out)
+                }
+                .await
+            }
+        }
+    };
+}
+pub(crate) use {on_patient, on_pool, on_tx};
+
+/// Lifts the serving pool's statement timeout for the rest of a PostgreSQL
+/// transaction (see `on_patient!`).
+pub(crate) const LIFT_STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = 0";
 
 /// Errors the domain needs to tell apart; everything else is `Other`.
 #[derive(Debug, thiserror::Error)]
@@ -154,8 +186,16 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
 fn unavailable_code(code: &str) -> bool {
     // PostgreSQL: class 08 connection exceptions; 57P01 admin_shutdown,
     // 57P02 crash_shutdown, 57P03 cannot_connect_now; 53300 too_many_connections;
-    // 25006 read_only_sql_transaction (a standby after a failover).
-    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "25006") {
+    // 25006 read_only_sql_transaction (a standby after a failover); 57014
+    // query_canceled (the serving pool's statement_timeout cut a hung statement)
+    // and 55P03 lock_not_available (its lock_timeout: another session holds a
+    // lock we need, e.g. a migration's or an operator's LOCK TABLE).
+    if code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "25006" | "57014" | "55P03"
+        )
+    {
         return true;
     }
     // SQLite: the primary code is the low byte of the extended one.
@@ -197,6 +237,8 @@ pub fn message_is_unavailable(message: &str) -> bool {
         "not currently accepting connections",
         "the database system is",
         "unexpected end of file",
+        "canceling statement due to statement timeout",
+        "canceling statement due to lock timeout",
     ];
     let message = message.to_ascii_lowercase();
     MARKERS.iter().any(|m| message.contains(m))
@@ -211,22 +253,35 @@ pub struct Patience {
     pub acquire: Duration,
     /// SQLite: waiting for another writer's lock (`busy_timeout`).
     pub busy: Duration,
+    /// PostgreSQL: how long one statement may run (`statement_timeout`), and
+    /// wait for a lock another session holds (`lock_timeout`); None: no limit.
+    pub statement: Option<Duration>,
+    pub lock: Option<Duration>,
 }
 
 impl Patience {
     /// For a serving instance: a visitor gets an answer (503 when the database
     /// is away or locked) in about 2 s, never a hang. The mail worker and the
     /// bulk job runner share the pool; they retry what failed, so the short
-    /// wait costs them nothing.
+    /// wait costs them nothing. On PostgreSQL a statement that blocks on a lock
+    /// gives up after 1.5 s, as SQLite's busy wait does, and any statement after
+    /// 3 s (503 either way); the few statements that are long by nature lift
+    /// the 3 s for themselves (`on_patient!`).
     pub const SERVING: Patience = Patience {
         acquire: Duration::from_millis(1500),
         busy: Duration::from_millis(1500),
+        statement: Some(Duration::from_secs(3)),
+        lock: Some(Duration::from_millis(1500)),
     };
     /// For command-line tools (migrate, import, backup, config): nobody is
     /// waiting on a page, and a long import should wait out a busy server.
+    /// No statement or lock limit on PostgreSQL: a migration, import or
+    /// demo-data load runs as long as it takes.
     pub const TOOL: Patience = Patience {
         acquire: Duration::from_secs(10),
         busy: Duration::from_secs(10),
+        statement: None,
+        lock: None,
     };
 }
 
@@ -276,7 +331,18 @@ impl Db {
                 .with_context(|| format!("cannot open the SQLite database {file}"))?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?;
+            let mut limits = Vec::new();
+            if let Some(statement) = patience.statement {
+                limits.push(("statement_timeout", format!("{}ms", statement.as_millis())));
+            }
+            if let Some(lock) = patience.lock {
+                limits.push(("lock_timeout", format!("{}ms", lock.as_millis())));
+            }
+            let mut options = PgConnectOptions::from_str(url)?;
+            if !limits.is_empty() {
+                // Set for each connection at its start, so no request can forget it.
+                options = options.options(limits);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 // Bounds the wait for a free connection and every (re)connect
@@ -342,5 +408,33 @@ impl Tx {
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_statement_and_a_lock_not_granted_mean_not_now() {
+        // The serving pool's statement_timeout and lock_timeout.
+        assert!(unavailable_code("57014"));
+        assert!(unavailable_code("55P03"));
+        assert!(unavailable_code("57P01"));
+        // Wrong, not "not now": a unique violation, a syntax error.
+        assert!(!unavailable_code("23505"));
+        assert!(!unavailable_code("42601"));
+        assert!(message_is_unavailable(
+            "error returned from database: canceling statement due to lock timeout"
+        ));
+        assert!(message_is_unavailable(
+            "error returned from database: canceling statement due to statement timeout"
+        ));
+    }
+
+    #[test]
+    fn only_the_serving_pool_cuts_statements() {
+        assert!(Patience::SERVING.statement.is_some() && Patience::SERVING.lock.is_some());
+        assert!(Patience::TOOL.statement.is_none() && Patience::TOOL.lock.is_none());
     }
 }

@@ -1,4 +1,4 @@
-use super::{Db, StoreResult, Tx, on_pool, on_tx};
+use super::{Db, StoreResult, Tx, on_patient, on_pool, on_tx};
 
 /// A rendered email for the outbox. The bodies are as they are stored: sealed
 /// by `mail::compose` when the instance has a sealing key (they may hold a live
@@ -248,7 +248,9 @@ impl Db {
     /// Drops delivered or failed messages older than `before` (bodies are already gone).
     pub async fn purge_mail(&self, before: i64) -> StoreResult<u64> {
         let sql = "DELETE FROM mail_outbox WHERE status IN ('sent', 'failed') AND created_at < $1";
-        Ok(on_pool!(self, |pool| sqlx::query(sql)
+        // A month after a million-customer bulk reset this is a million rows:
+        // not cut by the serving statement timeout.
+        Ok(on_patient!(self, |pool| sqlx::query(sql)
             .bind(before)
             .execute(pool)
             .await

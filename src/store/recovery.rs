@@ -1,6 +1,6 @@
 use sha2::{Digest, Sha256};
 
-use super::{Db, StoreResult, Tx, on_pool, on_tx};
+use super::{Db, StoreResult, Tx, on_patient, on_pool, on_tx};
 
 /// The keys a reset request is counted under; `None` where the protection type
 /// does not count that key.
@@ -186,14 +186,16 @@ impl Db {
 
     /// Forgets request records and links that can no longer matter.
     pub async fn purge_recovery(&self, requests_before: i64, now: i64) -> StoreResult<()> {
-        on_pool!(self, |pool| sqlx::query(
+        // The janitor's purges may delete many rows after a busy day: not cut
+        // by the serving statement timeout.
+        on_patient!(self, |pool| sqlx::query(
             "DELETE FROM password_reset_requests WHERE created_at < $1"
         )
         .bind(requests_before)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
-        on_pool!(self, |pool| sqlx::query(
+        on_patient!(self, |pool| sqlx::query(
             "DELETE FROM password_reset_tokens WHERE expires_at <= $1"
         )
         .bind(now)

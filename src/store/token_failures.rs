@@ -1,4 +1,4 @@
-use super::{Db, StoreResult, on_pool};
+use super::{Db, StoreResult, on_patient, on_pool};
 
 impl Db {
     pub async fn record_reset_token_failure(&self, client_ip: &str, now: i64) -> StoreResult<()> {
@@ -28,7 +28,8 @@ impl Db {
 
     pub async fn purge_reset_token_failures(&self, before: i64) -> StoreResult<()> {
         let sql = "DELETE FROM reset_token_failures WHERE created_at < $1";
-        on_pool!(self, |pool| sqlx::query(sql)
+        // Not cut by the serving statement timeout (see `on_patient!`).
+        on_patient!(self, |pool| sqlx::query(sql)
             .bind(before)
             .execute(pool)
             .await

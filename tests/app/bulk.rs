@@ -8,7 +8,7 @@ use std::time::Duration;
 use shop_accounts::accounts::admins::{self, Role};
 use shop_accounts::api_tokens;
 use shop_accounts::jobs::JobRunner;
-use shop_accounts::jobs::runner::{Batch, LEASE_SECONDS};
+use shop_accounts::jobs::runner::Batch;
 use shop_accounts::store::{Db, DemoCustomer, JobRow, NewCustomer};
 
 use crate::helpers::*;
@@ -127,6 +127,17 @@ fn confirmed_count(page: &str) -> i64 {
         .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("a count in {question:?}"))
+}
+
+/// The job lease of the instance (`JOB_LEASE_SECONDS`).
+fn lease(app: &TestApp) -> i64 {
+    i64::from(app.state.config.job_lease_seconds)
+}
+
+/// Jobs worked by the test's runners alone, on the shortest lease there is.
+fn short_lease_jobs_stopped(config: &mut shop_accounts::Config) {
+    config.run_jobs = false;
+    config.job_lease_seconds = 3;
 }
 
 async fn wait_for_job(app: &TestApp, id: i64) -> JobRow {
@@ -548,7 +559,7 @@ store_test_with!(
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let job = app.db().job(id).await.unwrap().unwrap();
         assert_eq!((job.state.as_str(), job.done), ("running", 20));
-        app.advance_clock(LEASE_SECONDS + 1);
+        app.advance_clock(lease(&app) + 1);
         let job = wait_for_job(&b, id).await;
         assert_eq!(
             (job.state.as_str(), job.done, job.skipped, job.failed),
@@ -1095,7 +1106,7 @@ store_test_with!(
         )
         .await;
         drop(a);
-        app.advance_clock(LEASE_SECONDS + 1);
+        app.advance_clock(lease(&app) + 1);
         let b = JobRunner::with_batch_size(app.state.clone(), "instance-b", 10);
         let job = b.claim().await.unwrap().expect("taken over");
         assert_eq!(job.cursor_id, ids[9], "resumes at the cursor");
@@ -1120,6 +1131,184 @@ store_test_with!(
             )
             .await,
             0
+        );
+    }
+);
+
+store_test_with!(
+    a_vanished_runners_job_is_taken_over_within_the_short_lease,
+    short_lease_jobs_stopped,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let ids = customers(&app, 30, "vanish").await;
+        let id = start_job(
+            &admin,
+            &[("action", "force_sign_in"), ("all_matching", "1")],
+        )
+        .await;
+        // Runner A claims, works one batch under its heartbeat, and vanishes
+        // (kill -9: no hand-back). The clock is not moved: real seconds pass.
+        let a = JobRunner::with_batch_size(app.state.clone(), "instance-a", 10);
+        let job = a.claim().await.unwrap().expect("A claims the job");
+        let batch = a.holding_lease(&job, a.run_batch(&job, job.cursor_id));
+        let Batch::Advanced(cursor) = batch.await.unwrap() else {
+            panic!("A's first batch")
+        };
+        assert_eq!(cursor, ids[9]);
+        let vanished = std::time::Instant::now();
+        drop(a);
+
+        let b = JobRunner::with_batch_size(app.state.clone(), "instance-b", 10);
+        assert!(
+            b.claim().await.unwrap().is_none(),
+            "A's lease still holds the job"
+        );
+        let job = loop {
+            if let Some(job) = b.claim().await.unwrap() {
+                break job;
+            }
+            assert!(
+                vanished.elapsed() < Duration::from_secs(lease(&app) as u64 + 3),
+                "not taken over within the lease"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let took_over = vanished.elapsed();
+        eprintln!(
+            "taken over {:.2} s after the owner vanished (lease {} s)",
+            took_over.as_secs_f64(),
+            lease(&app)
+        );
+        assert!(
+            took_over >= Duration::from_secs(2),
+            "not before the lease ran out"
+        );
+        assert_eq!(
+            (job.id, job.cursor_id),
+            (id, ids[9]),
+            "resumes at A's cursor"
+        );
+        let mut cursor = job.cursor_id;
+        loop {
+            match b
+                .holding_lease(&job, b.run_batch(&job, cursor))
+                .await
+                .unwrap()
+            {
+                Batch::Advanced(next) => cursor = next,
+                Batch::Finished => break,
+                Batch::Stopped => panic!("B lost the job"),
+            }
+        }
+        let job = app.db().job(id).await.unwrap().unwrap();
+        assert_eq!(
+            (job.state.as_str(), job.done, job.skipped, job.failed),
+            ("done", 30, 0, 0)
+        );
+        for customer in &ids {
+            assert_eq!(
+                tagged_entries(&app, *customer, "force_sign_in", id).await,
+                1,
+                "customer {customer} handled exactly once"
+            );
+        }
+    }
+);
+
+store_test_with!(
+    a_batch_longer_than_the_lease_keeps_its_job_while_its_heartbeat_renews,
+    short_lease_jobs_stopped,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let ids = customers(&app, 20, "slow").await;
+        let id = start_job(&admin, &[("action", "unlock"), ("all_matching", "1")]).await;
+        let seconds = lease(&app) as u64;
+        let a = JobRunner::with_batch_size(app.state.clone(), "instance-a", 10);
+        let b = JobRunner::with_batch_size(app.state.clone(), "instance-b", 10);
+        let job = a.claim().await.unwrap().expect("A claims the job");
+        // B tries to claim the job every 200 ms for a while; the job if it got it.
+        let b = &b;
+        let thief = |until: Duration| async move {
+            let start = std::time::Instant::now();
+            let mut stolen = Vec::new();
+            while start.elapsed() < until {
+                if let Some(job) = b.claim().await.unwrap() {
+                    stolen.push(job);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            stolen
+        };
+
+        // A batch that takes the lease and 3 s more, under A's heartbeat: B never gets the job.
+        let slow = a.holding_lease(&job, async {
+            tokio::time::sleep(Duration::from_secs(seconds + 3)).await;
+            a.run_batch(&job, job.cursor_id).await
+        });
+        let (batch, stolen) = tokio::join!(slow, thief(Duration::from_secs(seconds + 2)));
+        assert!(stolen.is_empty(), "a live runner's job was taken over");
+        let Batch::Advanced(cursor) = batch.unwrap() else {
+            panic!("the slow batch goes through")
+        };
+        assert_eq!(cursor, ids[9]);
+
+        // The control: the same slow batch without the heartbeat loses the job
+        // once the lease runs out, and then commits nothing.
+        let unguarded = async {
+            tokio::time::sleep(Duration::from_secs(seconds + 3)).await;
+            a.run_batch(&job, cursor).await
+        };
+        let (batch, stolen) = tokio::join!(unguarded, thief(Duration::from_secs(seconds + 3)));
+        let [taken] = stolen.as_slice() else {
+            panic!("without a heartbeat the lease runs out and B takes the job")
+        };
+        assert_eq!(
+            batch.unwrap(),
+            Batch::Stopped,
+            "A's late batch is rolled back"
+        );
+        assert_eq!(taken.cursor_id, ids[9]);
+        let mut cursor = taken.cursor_id;
+        while let Batch::Advanced(next) = b.run_batch(taken, cursor).await.unwrap() {
+            cursor = next;
+        }
+        let job = app.db().job(id).await.unwrap().unwrap();
+        assert_eq!((job.state.as_str(), job.done), ("done", 20));
+        for customer in &ids {
+            assert_eq!(
+                tagged_entries(&app, *customer, "unlock", id).await,
+                1,
+                "customer {customer} handled exactly once"
+            );
+        }
+    }
+);
+
+store_test_with!(
+    a_job_cancelled_mid_batch_stops_its_runner_at_the_next_heartbeat,
+    short_lease_jobs_stopped,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        customers(&app, 5, "cancelled").await;
+        let id = start_job(&admin, &[("action", "unlock"), ("all_matching", "1")]).await;
+        let a = JobRunner::with_batch_size(app.state.clone(), "instance-a", 10);
+        let job = a.claim().await.unwrap().expect("A claims the job");
+        execute(
+            &app,
+            &format!("UPDATE jobs SET state = 'cancelled' WHERE id = {id}"),
+        )
+        .await;
+        // A batch that never ends on its own: the heartbeat finds the job gone.
+        let started = std::time::Instant::now();
+        let batch = a
+            .holding_lease(&job, std::future::pending::<anyhow::Result<Batch>>())
+            .await;
+        assert_eq!(batch.unwrap(), Batch::Stopped);
+        assert!(
+            started.elapsed() < Duration::from_secs(lease(&app) as u64),
+            "stopped within the lease ({:?})",
+            started.elapsed()
         );
     }
 );
