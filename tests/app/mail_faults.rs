@@ -57,6 +57,38 @@ async fn delivered_exactly_once(app: &TestApp, n: usize) {
     assert_eq!(counts, vec![("sent".to_string(), n as i64)]);
 }
 
+/// Waits until the worker has met the relay's fault: some message's last error
+/// contains `expect` (any error when empty) and `attempts` attempts have
+/// finished, at most `limit`. Polled instead of sleeping a fixed span that had
+/// to cover a loaded machine.
+async fn wait_error(app: &TestApp, expect: &str, attempts: i64, limit: Duration) {
+    let start = Instant::now();
+    loop {
+        let errors = last_errors(app).await;
+        if errors.iter().any(|e| !e.is_empty() && e.contains(expect))
+            && finished_attempts(app).await >= attempts
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "no error with {expect:?} after {attempts} attempts within {limit:?}: {errors:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Attempts whose outcome is recorded: an attempt counts from its claim, so a
+/// message still being sent has one in flight.
+async fn finished_attempts(app: &TestApp) -> i64 {
+    let queue = app.db().mail_queue(None, 1000).await.unwrap();
+    queue
+        .iter()
+        .filter(|row| row.status != "sending")
+        .map(|row| row.attempts)
+        .sum()
+}
+
 async fn total_attempts(app: &TestApp) -> i64 {
     let queue = app.db().mail_queue(None, 1000).await.unwrap();
     queue.iter().map(|row| row.attempts).sum()
@@ -129,7 +161,9 @@ async fn deferred_then_delivered(app: TestApp, fault: Fault, expect: &str) {
     shopper(&app, "deferred@example.com").await;
     app.smtp.set_fault(fault);
     queue_resets(&app, "deferred@example.com", 3).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Two failures in a row: the outage is confirmed, so the lifted fault
+    // releases the waiting mail (the path a fixed 4 s sleep used to reach).
+    wait_error(&app, expect, 2, Duration::from_secs(15)).await;
     assert!(app.smtp.received().is_empty());
     let counts = app.db().mail_status_counts().await.unwrap();
     assert!(
@@ -138,8 +172,6 @@ async fn deferred_then_delivered(app: TestApp, fault: Fault, expect: &str) {
             .all(|(status, _)| status == "pending" || status == "sending"),
         "{counts:?}"
     );
-    let errors = last_errors(&app).await;
-    assert!(errors.iter().any(|e| e.contains(expect)), "{errors:?}");
     app.smtp.set_fault(Fault::None);
     let took = wait_received(&app.smtp, 3, Duration::from_secs(15)).await;
     eprintln!(
@@ -171,13 +203,8 @@ store_test_with!(
         shopper(&app, "stall@example.com").await;
         app.smtp.set_fault(Fault::StallGreeting);
         queue_resets(&app, "stall@example.com", 2).await;
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        wait_error(&app, "did not finish within 2", 1, Duration::from_secs(15)).await;
         assert!(app.smtp.received().is_empty());
-        let errors = last_errors(&app).await;
-        assert!(
-            errors.iter().any(|e| e.contains("did not finish within 2")),
-            "{errors:?}"
-        );
         app.smtp.set_fault(Fault::None);
         let took = wait_received(&app.smtp, 2, Duration::from_secs(15)).await;
         eprintln!("stall lifted: 2 mails {:.1} s after", took.as_secs_f64());
@@ -194,12 +221,19 @@ store_test_with!(
         shopper(&app, "tls@example.com").await;
         app.smtp.set_fault(Fault::BrokenStartTls);
         queue_resets(&app, "tls@example.com", 1).await;
-        tokio::time::sleep(Duration::from_secs(4)).await;
-        let errors = last_errors(&app).await;
-        assert!(errors[0].contains("STARTTLS"), "{errors:?}");
-        // The relay stops offering STARTTLS: the message still never goes in clear.
+        wait_error(&app, "STARTTLS", 1, Duration::from_secs(15)).await;
+        // The relay stops offering STARTTLS: the message still never goes in
+        // clear, however often it is tried against it.
         app.smtp.set_fault(Fault::None);
-        tokio::time::sleep(Duration::from_secs(4)).await;
+        let tried = total_attempts(&app).await;
+        let started = Instant::now();
+        while finished_attempts(&app).await < tried + 2 {
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "retried after STARTTLS went away"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert!(app.smtp.received().is_empty());
         assert_eq!(app.smtp.mail_commands(), 0, "not one MAIL FROM in clear");
         let queue = app.db().mail_queue(None, 10).await.unwrap();
@@ -219,8 +253,13 @@ store_test!(
         let admin = admin(&app).await;
         app.smtp.set_fault(Fault::RefuseData);
         queue_resets(&app, "refused@example.com", 1).await;
-        for _ in 0..10 {
+        // Each step moves the clock past the backoff; stops once given up on.
+        for _ in 0..25 {
             tokio::time::sleep(Duration::from_millis(400)).await;
+            let counts = app.db().mail_status_counts().await.unwrap();
+            if counts.iter().any(|(status, _)| status == "failed") {
+                break;
+            }
             app.advance_clock_and_wake(61);
         }
         let queue = app.db().mail_queue(None, 10).await.unwrap();

@@ -994,7 +994,22 @@ store_test!(
             let response = app.client().request_reset("outage@example.com").await;
             assert_eq!(location(&response), "/customer/account/login");
         }
-        tokio::time::sleep(Duration::from_secs(2)).await; // the worker tries and fails
+        // The worker tries and fails twice: the outage is confirmed.
+        let started = Instant::now();
+        loop {
+            let queue = app.db().mail_queue(None, 100).await.unwrap();
+            // An attempt counts from its claim: only those no longer sending are over.
+            let failed: i64 = queue
+                .iter()
+                .filter(|row| row.status != "sending")
+                .map(|row| row.attempts)
+                .sum();
+            if failed >= 2 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "{queue:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert!(app.smtp.received().is_empty());
         app.smtp.resume().await;
         app.advance_clock_and_wake(120); // past the longest backoff, instead of waiting for it
@@ -1035,8 +1050,13 @@ store_test!(
         app.register("refused@example.com", PASSWORD).await;
         app.smtp.set_refusing(true);
         app.client().request_reset("refused@example.com").await;
-        for _ in 0..8 {
+        // Each step moves the clock past the backoff; stops once given up on.
+        for _ in 0..25 {
             tokio::time::sleep(Duration::from_millis(400)).await;
+            let counts = app.db().mail_status_counts().await.unwrap();
+            if counts.iter().any(|(status, _)| status == "failed") {
+                break;
+            }
             app.advance_clock_and_wake(61);
         }
         let counts = app.db().mail_status_counts().await.unwrap();
