@@ -287,6 +287,7 @@ async fn plans(url: &str) {
                 limit: 200,
                 offset: 0,
                 now: now(),
+                after: None,
             };
             println!("== {name}, sort {}, 200 rows", sort.code());
             println!("{}", db.explain_customer_grid(&q).await.expect("plan"));

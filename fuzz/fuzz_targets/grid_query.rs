@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shop_accounts::http::admin::grid::{GridParams, PAGE_SIZES, PageNumber, Pager, Slice};
+use shop_accounts::http::admin::grid::{GridParams, PAGE_SIZES, PageNumber, Pager, Paging, Slice};
 use shop_accounts::http::admin::query_params;
 
 fn parse(query: &str) -> (GridParams, usize) {
@@ -51,7 +51,14 @@ fuzz_target!(|text: &str| {
 });
 
 fn handle(params: &GridParams, total: Option<i64>, exact: bool, query: &str) {
-    let pager = Pager::new(params.page, params.limit, total);
+    let paging = if params.sort.keyset() && params.anchor.is_some() {
+        Paging::Anchored
+    } else if params.sort.keyset() {
+        Paging::Keyset
+    } else {
+        Paging::Numbers
+    };
+    let pager = Pager::new(params.page, params.limit, total, exact, paging);
     let slice = Slice::of(
         pager.page,
         params.limit,

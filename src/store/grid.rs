@@ -66,6 +66,12 @@ impl GridSort {
         }
     }
 
+    /// Whether a page can continue from a customer's sort key (`after`): the
+    /// column holds no NULLs, whose place in the order differs per store.
+    pub fn keyset(self) -> bool {
+        !self.nullable()
+    }
+
     fn nullable(self) -> bool {
         matches!(self, GridSort::LastSignIn | GridSort::Locked)
     }
@@ -107,6 +113,10 @@ pub struct CustomerGridQuery {
     pub limit: i64,
     pub offset: i64,
     pub now: i64,
+    /// Keyset: only the rows after this customer in the query's order (a
+    /// sort with `GridSort::keyset`). A deep page then costs what the first
+    /// does; a customer no longer there gives no rows.
+    pub after: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -158,6 +168,10 @@ const WORD_KEY_CHARS: usize = 12;
 /// rows are checked along the sort index.
 const WORD_TABLE_LIMIT: i64 = 20_000;
 const WORD_TABLE_MAX: i64 = 200_000;
+/// Rows a several-word page first walks in sort order (see `customer_grid`).
+const WALK_SCAN: i64 = 3_000;
+/// The first limit `rarest_word_counted` counts each word's range up to.
+const RAREST_FIRST_PROBE: i64 = 2_000;
 /// Characters that end a word in a name or an email; a keyword word starts
 /// right after one of them (or at the start).
 pub const WORD_SEPARATORS: [char; 6] = [' ', '@', '.', '-', '_', '+'];
@@ -336,9 +350,18 @@ impl Db {
     /// `customers c` for a query read in `column` order. Walking (no lookup),
     /// SQLite is held to the sort index: without histograms its planner may
     /// take a wide date range's index and sort a sixth of the table instead.
-    fn customers_in_order(&self, lookup: Lookup, column: &str) -> String {
+    /// With `has_tokens=yes`, the name and id orders walk the partial indexes
+    /// of migration 0076, which hold only customers with live tokens.
+    fn customers_in_order(&self, lookup: Lookup, column: &str, filter: &GridFilter) -> String {
         if !matches!((self, lookup), (Db::Sqlite(_), Lookup::Rows)) {
             return self.customers_from(lookup);
+        }
+        match (column, filter.has_tokens) {
+            ("id", Some(true)) => return "customers c INDEXED BY customers_id_live_tokens".into(),
+            ("name_key", Some(true)) => {
+                return "customers c INDEXED BY customers_name_key_live_tokens".into();
+            }
+            _ => {}
         }
         match column {
             "id" => "customers c NOT INDEXED".to_string(),
@@ -373,7 +396,7 @@ impl Db {
     ) -> Vec<String> {
         let mut conditions = Vec::new();
         if let Lookup::WordTable(i) = lookup {
-            conditions.push(word_table_condition(sql, &filter.words[i]));
+            conditions.push(word_table_condition(sql, &filter.words, i));
         }
         for word in &filter.words {
             conditions.push(self.word_condition(sql, word));
@@ -469,22 +492,15 @@ impl Db {
     /// and starting from the word table about `matches` rows plus a sort; the
     /// word with the fewest stored words stands for the matches.
     async fn lookup(&self, filter: &GridFilter, now: i64, depth: i64) -> StoreResult<Lookup> {
-        let word_entries = |i: usize, limit: i64| {
-            let (low, high) = word_range(&filter.words[i]);
-            let sql = "SELECT 1 FROM customer_search_words WHERE word >= $1 AND word < $2";
-            async move {
-                self.probe(sql, &[Arg::Text(low), Arg::Text(high)], limit)
-                    .await
-            }
-        };
         // First a cheap probe of each word, up to the small limit.
-        let mut best: Option<(i64, usize)> = None;
-        for i in 0..filter.words.len() {
-            let n = word_entries(i, WORD_TABLE_LIMIT + 1).await?;
-            if best.is_none_or(|(fewest, _)| n < fewest) {
-                best = Some((n, i));
-            }
-        }
+        let best = if filter.words.is_empty() {
+            None
+        } else {
+            Some(
+                self.rarest_word_counted(&filter.words, 1, WORD_TABLE_LIMIT + 1)
+                    .await?,
+            )
+        };
         let mut small: Vec<(i64, Lookup)> = self.filter_lookups(filter, now).await?;
         if let Some((entries, i)) = best {
             small.push((entries, Lookup::WordTable(i)));
@@ -493,6 +509,18 @@ impl Db {
             && n <= WORD_TABLE_LIMIT
         {
             return Ok(lookup);
+        }
+        // Several words: customers holding all of them can be far rarer than
+        // any one word (`sophie van`: 400 of a million), so walking the sort
+        // index may check most of the table. From the rarest word's range, the
+        // others checked in the word table, the cost is bounded by that range.
+        if filter.words.len() > 1 {
+            let (entries, i) = self
+                .rarest_word_counted(&filter.words, WORD_TABLE_LIMIT + 1, WORD_TABLE_MAX + 1)
+                .await?;
+            if entries <= WORD_TABLE_MAX {
+                return Ok(Lookup::WordTable(i));
+            }
         }
         // Only a page deep enough that the walk would outgrow the small limit
         // makes reading a larger word range worth a look.
@@ -509,16 +537,13 @@ impl Db {
         }
         // Every word passed the small limit: count each further to find the
         // rarest (they tie at the limit).
-        let mut rarest: Option<(i64, usize)> = None;
-        for i in 0..filter.words.len() {
-            let n = word_entries(i, WORD_TABLE_MAX + 1).await?;
-            if rarest.is_none_or(|(fewest, _)| n < fewest) {
-                rarest = Some((n, i));
-            }
-        }
-        let Some((entries, i)) = rarest.filter(|(n, _)| *n <= WORD_TABLE_MAX) else {
+        let rarest = self
+            .rarest_word_counted(&filter.words, WORD_TABLE_LIMIT + 1, WORD_TABLE_MAX + 1)
+            .await?;
+        let (entries, i) = rarest;
+        if entries > WORD_TABLE_MAX {
             return Ok(Lookup::Rows);
-        };
+        }
         // A customer usually holds a word twice (name and email): the walk
         // meets a match about every `customers / (entries / 2)` rows.
         let walk = depth.saturating_mul(customers) / (entries / 2).max(1);
@@ -532,20 +557,65 @@ impl Db {
     /// `SELECT c.id FROM customers c WHERE … ORDER BY …` with the page's limit
     /// and offset; for any sort but the token count.
     fn page_ids_sql(&self, q: &CustomerGridQuery, lookup: Lookup, extra: &[String]) -> Sql {
+        self.page_sql(q, lookup, extra, None)
+    }
+
+    /// `page_ids_sql`, or with `scan` held to the first `scan` rows of the sort
+    /// order: the page's slice of the matches among them. A full page is then
+    /// the true page (the first matches in order); a short one may only mean
+    /// the scan stopped.
+    fn page_sql(
+        &self,
+        q: &CustomerGridQuery,
+        lookup: Lookup,
+        extra: &[String],
+        scan: Option<i64>,
+    ) -> Sql {
         let mut sql = Sql::default();
         let now = sql.int(q.now);
         let mut conditions = self.filter_conditions(&mut sql, &q.filter, lookup, &now);
         conditions.extend(extra.iter().cloned());
         let column = q.sort.column();
-        let dir = if q.descending { "DESC" } else { "ASC" };
+        let (dir, cmp) = if q.descending {
+            ("DESC", "<")
+        } else {
+            ("ASC", ">")
+        };
+        if let Some(after) = q.after {
+            let after = sql.int(after);
+            conditions.push(if column == "id" {
+                format!("c.id {cmp} {after}")
+            } else {
+                format!(
+                    "(c.{column}, c.id) {cmp} \
+                     ((SELECT k.{column} FROM customers k WHERE k.id = {after}), {after})"
+                )
+            });
+        }
         let sort_column = self.sort_expr(column, lookup);
+        let from = self.customers_in_order(lookup, column, &q.filter);
         let (limit, offset) = (sql.int(q.limit), sql.int(q.offset));
-        sql.text = format!(
-            "SELECT c.id FROM {} {} ORDER BY {sort_column} {dir}, c.id {dir} \
-             LIMIT {limit} OFFSET {offset}",
-            self.customers_in_order(lookup, column),
-            where_clause(&conditions)
-        );
+        sql.text = match scan {
+            None => format!(
+                "SELECT c.id FROM {from} {} ORDER BY {sort_column} {dir}, c.id {dir} \
+                 LIMIT {limit} OFFSET {offset}",
+                where_clause(&conditions)
+            ),
+            Some(scan) => {
+                let scan = sql.int(scan);
+                let all = if conditions.is_empty() {
+                    "1 = 1".to_string()
+                } else {
+                    conditions.join(" AND ")
+                };
+                format!(
+                    "SELECT w.id FROM (SELECT c.id AS id, c.{column} AS k, \
+                     CASE WHEN {all} THEN 1 ELSE 0 END AS m FROM {from} \
+                     ORDER BY {sort_column} {dir}, c.id {dir} LIMIT {scan}) w \
+                     WHERE w.m = 1 ORDER BY w.k {dir}, w.id {dir} LIMIT {limit} OFFSET {offset}"
+                )
+            }
+        };
         sql
     }
 
@@ -553,6 +623,16 @@ impl Db {
     pub async fn customer_grid(&self, q: &CustomerGridQuery) -> StoreResult<Vec<CustomerGridRow>> {
         self.sweep_if_tokens_read(&q.filter, q.sort, q.now).await?;
         let lookup = self.lookup(&q.filter, q.now, q.offset + q.limit).await?;
+        // Several words: common ones together (`de vries`) still fill a page
+        // after a short walk, which beats reading the rarest word's range;
+        // the walk is bounded, and the word table answers when it falls short.
+        if matches!(lookup, Lookup::WordTable(_)) && q.filter.words.len() > 1 {
+            let walk = self.page_sql(q, Lookup::Rows, &[], Some(WALK_SCAN));
+            let ids = self.ids(&walk).await?;
+            if ids.len() as i64 == q.limit {
+                return self.rows_in_order(&ids, q.now).await;
+            }
+        }
         let sql = self.page_ids_sql(q, lookup, &[]);
         let ids = self.ids(&sql).await?;
         self.rows_in_order(&ids, q.now).await
@@ -709,43 +789,99 @@ impl Db {
         })
     }
 
-    /// A lone keyword word no longer than the stored words, and nothing else:
-    /// the word table alone answers, reading a bounded stretch of its index.
-    /// (A customer can hold several words in the range, so a stretch of twice
-    /// the bound is read and its distinct customers counted.)
+    /// A keyword whose words are all no longer than the stored words, and no
+    /// other filter: the word table alone answers (a word's range then holds
+    /// exactly its customers), reading a bounded stretch of the rarest word's
+    /// range, the others checked by seeks. A customer can hold several words in
+    /// the range, so first `bound + 1` entries are read (all of different
+    /// customers: more than the bound), then a stretch of twice that, and the
+    /// distinct customers counted.
     async fn word_table_count(
         &self,
         filter: &GridFilter,
         bound: Option<i64>,
     ) -> StoreResult<Option<GridCount>> {
         let Some(bound) = bound else { return Ok(None) };
-        let [word] = filter.words.as_slice() else {
-            return Ok(None);
-        };
         let alone = GridFilter {
             words: filter.words.clone(),
             ..GridFilter::default()
         };
-        if *filter != alone || word.chars().count() > WORD_KEY_CHARS {
+        if filter.words.is_empty()
+            || *filter != alone
+            || filter
+                .words
+                .iter()
+                .any(|w| w.chars().count() > WORD_KEY_CHARS)
+        {
             return Ok(None);
         }
-        let (low, high) = word_range(word);
         let stretch = 2 * (bound + 1);
-        let sql = "SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM (SELECT customer_id \
-                   FROM customer_search_words WHERE word >= $1 AND word < $2 LIMIT $3) m";
-        let (read, customers): (i64, i64) = on_pool!(self, |pool| sqlx::query_as(sql)
-            .bind(&low)
-            .bind(&high)
-            .bind(stretch)
+        let driver = self.rarest_word(&filter.words, stretch).await?.1;
+        for read_at_most in [bound + 1, stretch] {
+            let mut sql = Sql::default();
+            let ids = word_table_ids(&mut sql, &filter.words, driver);
+            let limit = sql.int(read_at_most);
+            sql.text = format!(
+                "SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM ({ids} LIMIT {limit}) m"
+            );
+            let (read, customers): (i64, i64) = on_pool!(self, |pool| bind_args!(
+                sqlx::query_as(&sql.text),
+                &sql.args
+            )
             .fetch_one(pool)
             .await)?;
-        Ok(if customers > bound {
-            Some(GridCount::MoreThan(bound))
-        } else if read < stretch {
-            Some(GridCount::Exact(customers))
+            if customers > bound {
+                return Ok(Some(GridCount::MoreThan(bound)));
+            }
+            if read < read_at_most {
+                return Ok(Some(GridCount::Exact(customers)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The keyword word with the fewest stored words (each range counted up
+    /// to `limit`, so words past it tie), as (entries, index); a lone word is
+    /// not counted.
+    async fn rarest_word(&self, words: &[String], limit: i64) -> StoreResult<(i64, usize)> {
+        if words.len() == 1 {
+            return Ok((i64::MAX, 0));
+        }
+        self.rarest_word_counted(words, 1, limit).await
+    }
+
+    /// The keyword word with the fewest stored words, cheapest first: every
+    /// word still tied is counted up to a limit that grows fourfold from
+    /// `from` to `to`, so the cost is about the rarest word's entries per word,
+    /// not the commonest's. As (entries, index); words past `to` tie at it.
+    async fn rarest_word_counted(
+        &self,
+        words: &[String],
+        from: i64,
+        to: i64,
+    ) -> StoreResult<(i64, usize)> {
+        let mut limit = if words.len() == 1 {
+            to
         } else {
-            None
-        })
+            from.max(RAREST_FIRST_PROBE).min(to)
+        };
+        loop {
+            let mut rarest = (limit, 0);
+            for (i, word) in words.iter().enumerate() {
+                let (low, high) = word_range(word);
+                let sql = "SELECT 1 FROM customer_search_words WHERE word >= $1 AND word < $2";
+                let n = self
+                    .probe(sql, &[Arg::Text(low), Arg::Text(high)], limit)
+                    .await?;
+                if n < rarest.0 {
+                    rarest = (n, i);
+                }
+            }
+            if rarest.0 < limit || limit >= to {
+                return Ok(rarest);
+            }
+            limit = limit.saturating_mul(4).min(to);
+        }
     }
 
     /// Counting every match (`bound` None): `SELECT COUNT(*)`. Bounded: at most
@@ -773,7 +909,9 @@ impl Db {
         sql.text = format!(
             "SELECT COUNT(*), COALESCE(SUM(m), 0) FROM (SELECT CASE WHEN {all} THEN 1 ELSE 0 END AS m \
              FROM {} {} LIMIT {scan}) s",
-            self.customers_from(lookup),
+            // Rows: in id order (SQLite would rather read a small covering
+            // index, whose first 20,000 rows may all hold no live token).
+            self.customers_in_order(lookup, "id", filter),
             where_clause(&candidates)
         );
         sql
@@ -788,8 +926,14 @@ impl Db {
         now: &str,
     ) -> Vec<String> {
         let part = match lookup {
+            // Customers with live tokens are in their own index (migration
+            // 0076): reading only them, a count of `has_tokens=yes` sees 20,000
+            // candidates that can match rather than a thousand among 20,000.
+            Lookup::Rows if filter.has_tokens == Some(true) => {
+                return vec!["c.live_api_tokens > 0".to_string()];
+            }
             Lookup::Rows => return Vec::new(),
-            Lookup::WordTable(i) => return vec![word_table_condition(sql, &filter.words[i])],
+            Lookup::WordTable(i) => return vec![word_table_condition(sql, &filter.words, i)],
             Lookup::Locked => GridFilter {
                 locked: Some(true),
                 ..GridFilter::default()
@@ -923,14 +1067,43 @@ fn count_depth(bound: Option<i64>) -> i64 {
     bound.map_or(i64::MAX, |bound| bound + 1)
 }
 
-/// The customers holding a stored word in the keyword word's range.
-fn word_table_condition(sql: &mut Sql, word: &str) -> String {
-    let (low, high) = word_range(word);
+/// The customers holding a stored word in the range of keyword word `driver`.
+fn word_table_condition(sql: &mut Sql, words: &[String], driver: usize) -> String {
+    format!("c.id IN ({})", word_table_ids(sql, words, driver))
+}
+
+/// `SELECT s.customer_id …`: the word table's entries in the range of keyword
+/// word `driver` whose customer also holds a stored word in every other word's
+/// range. Each other word costs one seek on (customer_id, word) (migration
+/// 0076) rather than fetching the row: with several common words (`de vries`)
+/// most of the driver's customers drop out here. A necessary condition only —
+/// a word longer than the stored words is checked in full on the row.
+fn word_table_ids(sql: &mut Sql, words: &[String], driver: usize) -> String {
+    let (low, high) = word_range(&words[driver]);
     let (low, high) = (sql.text(&low), sql.text(&high));
-    format!(
-        "c.id IN (SELECT customer_id FROM customer_search_words \
-         WHERE word >= {low} AND word < {high})"
-    )
+    let range = format!("word >= {low} AND word < {high}");
+    // Several words: each customer once (a word is often in both the name and
+    // the email), so the seeks are one per customer and in id order.
+    let mut text = if words.len() > 1 {
+        format!(
+            "SELECT s.customer_id FROM (SELECT DISTINCT customer_id FROM customer_search_words \
+             WHERE {range}) s WHERE 1 = 1"
+        )
+    } else {
+        format!("SELECT s.customer_id FROM customer_search_words s WHERE {range}")
+    };
+    for (i, word) in words.iter().enumerate() {
+        if i == driver {
+            continue;
+        }
+        let (low, high) = word_range(word);
+        let (low, high) = (sql.text(&low), sql.text(&high));
+        text.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM customer_search_words o \
+             WHERE o.customer_id = s.customer_id AND o.word >= {low} AND o.word < {high})"
+        ));
+    }
+    text
 }
 
 fn where_clause(conditions: &[String]) -> String {
@@ -1033,7 +1206,7 @@ impl GridExport {
             "SELECT {ROW_COLUMNS}, \
              (SELECT COUNT(*) FROM api_tokens t WHERE t.customer_id = c.id AND {live}) AS active_api_tokens \
              FROM {} {} ORDER BY {order} LIMIT {limit}",
-            db.customers_in_order(self.lookup, column),
+            db.customers_in_order(self.lookup, column, &self.filter),
             where_clause(&conditions)
         );
         // A chunk of a sparse filter may walk far along its index: not cut by

@@ -641,6 +641,85 @@ store_test!(
     }
 );
 
+/// The query of the pager link `rel` on a grid page, if the page has one.
+fn pager_link(page: &str, rel: &str) -> Option<String> {
+    let (before, _) = page.split_once(&format!("rel=\"{rel}\""))?;
+    let href = before.rsplit("href=\"").next()?.split('"').next()?;
+    let href = html_unescape(&href.replace("&#38;", "&"));
+    Some(href.split_once('?')?.1.to_string())
+}
+
+store_test!(
+    deep_pages_follow_keyset_links_and_a_typed_deep_page_gets_a_notice,
+    |app: TestApp| async move {
+        bulk_customers(&app, 10_050).await;
+        let client = admin(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let mut all: Vec<String> = (0..10_050)
+            .map(|i| format!("bulk{i}@grouping.example"))
+            .collect();
+        all.sort();
+        let rows = |from: usize| all[from..from + 20].to_vec();
+        // Next and Previous carry the keyset of the page's last or first row.
+        let page = grid_in(&client, "q=bulk&sort=email&dir=asc", "en").await;
+        assert_eq!(emails(&page), rows(0));
+        let next = pager_link(&page, "next").unwrap();
+        assert!(next.contains("after=") && next.contains("page=2"), "{next}");
+        let page = grid_in(&client, &next, "en").await;
+        assert_eq!(emails(&page), rows(20));
+        let page = grid_in(&client, &pager_link(&page, "next").unwrap(), "en").await;
+        assert_eq!(emails(&page), rows(40));
+        assert!(page.contains("Page 3"));
+        let previous = pager_link(&page, "prev").unwrap();
+        assert!(previous.contains("before=") && previous.contains("page=2"));
+        assert_eq!(emails(&grid_in(&client, &previous, "en").await), rows(20));
+
+        // A typed page past PAGE_DEPTH (10,000 matches) of a bounded count is
+        // moved back to the deepest page, with a notice in the admin's language.
+        let page = grid_in(&client, "q=bulk&sort=email&dir=asc&page=600", "en").await;
+        assert!(
+            page.contains("That page lies deeper than 10,000 records in"),
+            "en notice"
+        );
+        assert!(page.contains("Page 500"));
+        assert_eq!(emails(&page), rows(9_980));
+        // Its Next link carries a keyset, so the pager goes on past the bound.
+        let next = pager_link(&page, "next").unwrap();
+        let page = grid_in(&client, &next, "en").await;
+        assert_eq!(emails(&page), rows(10_000));
+        assert!(page.contains("Page 501") && !page.contains("deeper than"));
+        let page = grid_in(&client, "q=bulk&sort=email&dir=asc&page=600", "nl").await;
+        assert!(
+            page.contains("Die pagina ligt dieper dan 10.000 records"),
+            "nl notice"
+        );
+        // A sort on a column with NULLs pages by number only: up to the
+        // bound, then Last.
+        let page = grid_in(&client, "q=bulk&sort=last_sign_in&dir=asc&page=600", "en").await;
+        assert!(page.contains("deeper than 10,000") && page.contains("Page 500"));
+        assert!(pager_link(&page, "next").is_none() && pager_link(&page, "last").is_some());
+
+        // Counted exactly, a late page is read from the other end and shown
+        // in order: page 400 of 503, email descending, and the last page.
+        let mut desc = all.clone();
+        desc.reverse();
+        let page = grid_in(
+            &client,
+            "q=bulk&sort=email&dir=desc&count=exact&page=400",
+            "en",
+        )
+        .await;
+        assert_eq!(emails(&page), desc[7_980..8_000]);
+        let page = grid_in(
+            &client,
+            "q=bulk&sort=email&dir=desc&count=exact&page=last",
+            "en",
+        )
+        .await;
+        assert_eq!(emails(&page), desc[10_040..]);
+        assert!(page.contains("Page 503 of 503"));
+    }
+);
+
 async fn audit_rows(app: &TestApp) -> Vec<AuditRow> {
     app.db().audit_page(None, None, 1000).await.unwrap()
 }

@@ -30,7 +30,7 @@ const PEOPLE: [(&str, &str, &str); 14] = [
 
 /// Keywords and, for some, what they must find (by email), the rest checked
 /// against the model in `Person::matches`.
-const KEYWORDS: [&str; 31] = [
+const KEYWORDS: [&str; 36] = [
     "jan",
     "jä",
     "jañ",
@@ -64,6 +64,13 @@ const KEYWORDS: [&str; 31] = [
     "oe",
     "ries",
     "an den",
+    // Several words, driven from the rarest in the word table: a word longer
+    // than the stored words, one word inside another's range, no common customer.
+    "jansen example.com",
+    "example.com jane.doe@example",
+    "j jan jansen",
+    "smith zo",
+    "berg example.nl van",
 ];
 
 /// Every keyword here must find exactly these emails.
@@ -151,6 +158,7 @@ fn query(keyword: &str, sort: GridSort, descending: bool) -> CustomerGridQuery {
         limit: 200,
         offset: 0,
         now: 0,
+        after: None,
     }
 }
 
@@ -171,6 +179,18 @@ async fn check_search_and_sort(db: &Db) {
             GridCount::Exact(expected.len() as i64),
             "count for {keyword:?}"
         );
+        // Bounded, as the grid counts (from the word table alone when every
+        // word fits the stored words).
+        for bound in [1, 10_000] {
+            let n = expected.len() as i64;
+            let want = if n > bound {
+                GridCount::MoreThan(bound)
+            } else {
+                GridCount::Exact(n)
+            };
+            let count = db.customer_count(&filter, 0, Some(bound)).await.unwrap();
+            assert_eq!(count, want, "count for {keyword:?} up to {bound}");
+        }
         if let Some((_, emails)) = EXPECTED.iter().find(|(k, _)| *k == keyword) {
             let mut found: Vec<&str> = expected.iter().map(|p| p.email.as_str()).collect();
             found.sort();
@@ -186,6 +206,21 @@ async fn check_search_and_sort(db: &Db) {
         let got: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let want: Vec<i64> = expected.iter().map(|p| p.id).collect();
         assert_eq!(got, want, "rows for {keyword:?} sorted by name");
+        // A pager link's keyset: the rows after any one of them.
+        for (i, anchor) in want.iter().enumerate() {
+            let q = CustomerGridQuery {
+                after: Some(*anchor),
+                ..query(keyword, GridSort::Name, false)
+            };
+            let got: Vec<i64> = db
+                .customer_grid(&q)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            assert_eq!(got, want[i + 1..], "rows after {anchor} for {keyword:?}");
+        }
 
         // Email descending.
         expected
@@ -200,6 +235,24 @@ async fn check_search_and_sort(db: &Db) {
             got, want,
             "rows for {keyword:?} sorted by email, descending"
         );
+        for (i, anchor) in want.iter().enumerate() {
+            let q = CustomerGridQuery {
+                after: Some(*anchor),
+                ..query(keyword, GridSort::Email, true)
+            };
+            let got: Vec<i64> = db
+                .customer_grid(&q)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            assert_eq!(
+                got,
+                want[i + 1..],
+                "rows after {anchor} for {keyword:?} by email, descending"
+            );
+        }
     }
 }
 

@@ -5,8 +5,8 @@ use axum::extract::{Path, RawQuery};
 use axum::response::Response;
 
 use super::grid::{
-    BadParam, COUNT_BOUND, DATE_PARAMS, GridParams, PAGE_SIZES, PageNumber, Pager, Slice, YesNo,
-    group_digits,
+    Anchor, BadParam, COUNT_BOUND, DATE_PARAMS, GridParams, PAGE_DEPTH, PAGE_SIZES, PageNumber,
+    Pager, Paging, Slice, YesNo, group_digits,
 };
 use super::guard::{Allowed, SignedInAdmin, may};
 use super::{parse_id, query_params};
@@ -16,7 +16,9 @@ use crate::accounts::lockout;
 use crate::http::errors::{AppError, AppResult};
 use crate::http::page::{PageView, format_date, format_datetime, render};
 use crate::state::AppState;
-use crate::store::{CustomerGridQuery, CustomerGridRow, CustomerRow, GridCount, GridSort};
+use crate::store::{
+    CustomerGridQuery, CustomerGridRow, CustomerRow, Db, GridCount, GridFilter, GridSort,
+};
 
 /// The customer behind a path id, or 404.
 pub async fn find(state: &AppState, raw_id: &str) -> AppResult<CustomerRow> {
@@ -153,6 +155,9 @@ fn pager_links(
     params: &GridParams,
     pager: &Pager,
     more_rows: bool,
+    // The page's first and last customer: Next and Previous continue from
+    // them when the sort has a keyset.
+    ends: Option<(i64, i64)>,
 ) -> PagerLinks {
     let link = |page: PageNumber| Some(params.with_page(page).href());
     let locale = admin.visitor.locale;
@@ -161,6 +166,7 @@ fn pager_links(
         PageNumber::Last => None,
     };
     let has_next = pager.has_next(more_rows);
+    let keyset = params.sort.keyset();
     let position = match (number, pager.last_page) {
         (Some(page), Some(pages)) => admin.visitor.t_with(
             "admin-pager-position",
@@ -177,15 +183,24 @@ fn pager_links(
     PagerLinks {
         // From the last page of an uncounted result the page number is unknown:
         // First leads back, and Previous is left out.
-        first: (pager.has_previous() || number.is_none())
-            .then(|| params.with_page(PageNumber::Number(1)).href()),
-        previous: number
-            .filter(|_| pager.has_previous())
-            .and_then(|n| link(PageNumber::Number(n - 1))),
-        next: number
-            .filter(|_| has_next)
-            .and_then(|n| link(PageNumber::Number(n + 1))),
-        last: has_next
+        first: (number != Some(1)).then(|| params.with_page(PageNumber::Number(1)).href()),
+        // Page 1 is cheap by number; deeper ones continue from this page.
+        previous: number.filter(|_| pager.has_previous()).map(|n| {
+            match ends.filter(|_| keyset && n > 2) {
+                Some((first, _)) => params.with_anchored_page(n - 1, Anchor::Before(first)),
+                None => params.with_page(PageNumber::Number(n - 1)),
+            }
+            .href()
+        }),
+        next: number.filter(|_| has_next).map(|n| {
+            match ends.filter(|_| keyset) {
+                Some((_, last)) => params.with_anchored_page(n + 1, Anchor::After(last)),
+                None => params.with_page(PageNumber::Number(n + 1)),
+            }
+            .href()
+        }),
+        last: pager
+            .has_more(more_rows)
             .then(|| pager.last_page.map_or(PageNumber::Last, PageNumber::Number))
             .and_then(link),
         position,
@@ -321,33 +336,36 @@ pub async fn grid(
         GridCount::Estimate(n) => (Some(n), false),
         GridCount::MoreThan(_) | GridCount::AtLeast(_) => (None, false),
     };
-    let pager = Pager::new(params.page, params.limit, total);
+    let keyset = params.sort.keyset();
+    // A pager link's keyset, on a numbered page of a sort that has one.
+    let anchor = params
+        .anchor
+        .filter(|_| keyset && matches!(params.page, PageNumber::Number(_)));
+    let paging = match (keyset, anchor) {
+        (false, _) => Paging::Numbers,
+        (true, None) => Paging::Keyset,
+        (true, Some(_)) => Paging::Anchored,
+    };
+    let pager = Pager::new(params.page, params.limit, total, exact, paging);
     let params = params.with_page(pager.page);
-    let slice = Slice::of(
-        pager.page,
-        params.limit,
-        params.descending,
-        total.unwrap_or(0),
-        exact,
-    );
-    // One row more than shown tells whether there is a next page when the
-    // count stopped at its bound.
-    let mut rows = state
-        .db
-        .customer_grid(&CustomerGridQuery {
-            filter,
-            sort: params.sort,
-            descending: slice.descending,
-            limit: slice.limit + 1,
-            offset: slice.offset,
-            now,
-        })
-        .await?;
-    let more_rows = rows.len() as i64 > slice.limit;
-    rows.truncate(slice.limit as usize);
-    if slice.reversed {
-        rows.reverse();
-    }
+    let anchored = match anchor {
+        Some(anchor) => grid_rows_from(&state.db, &filter, &params, anchor, now).await?,
+        None => None,
+    };
+    let (rows, more_rows) = match anchored {
+        Some(found) => found,
+        None => {
+            let slice = Slice::of(
+                pager.page,
+                params.limit,
+                params.descending,
+                total.unwrap_or(0),
+                exact,
+            );
+            grid_rows(&state.db, &filter, &params, slice, now).await?
+        }
+    };
+    let ends = rows.first().zip(rows.last()).map(|(f, l)| (f.id, l.id));
     let locale = admin.visitor.locale;
     let total_label = match count {
         GridCount::Exact(n) => admin
@@ -395,7 +413,16 @@ pub async fn grid(
                 value: value.clone().unwrap_or_default(),
             })
             .collect(),
-        notices: bad.iter().map(|b| notice(admin, b)).collect(),
+        notices: bad
+            .iter()
+            .map(|b| notice(admin, b))
+            .chain(pager.too_deep.then(|| {
+                admin.visitor.t_with(
+                    "admin-grid-too-deep",
+                    &[("count", &group_digits(PAGE_DEPTH, locale))],
+                )
+            }))
+            .collect(),
         clear_href: params
             .has_filters()
             .then(|| params.without_filters().href()),
@@ -414,9 +441,75 @@ pub async fn grid(
             .map(|row| row_view(admin, row, now))
             .collect(),
         empty_message,
-        pager: pager_links(admin, &params, &pager, more_rows),
+        pager: pager_links(admin, &params, &pager, more_rows, ends),
     };
     render(&page)
+}
+
+/// One page of rows by number, and whether rows follow it. One row more than
+/// shown tells whether there is a next page when the count stopped at its bound.
+async fn grid_rows(
+    db: &Db,
+    filter: &GridFilter,
+    params: &GridParams,
+    slice: Slice,
+    now: i64,
+) -> AppResult<(Vec<CustomerGridRow>, bool)> {
+    let mut rows = db
+        .customer_grid(&CustomerGridQuery {
+            filter: filter.clone(),
+            sort: params.sort,
+            descending: slice.descending,
+            limit: slice.limit + 1,
+            offset: slice.offset,
+            now,
+            after: None,
+        })
+        .await?;
+    let more_rows = rows.len() as i64 > slice.limit;
+    rows.truncate(slice.limit as usize);
+    if slice.reversed {
+        rows.reverse();
+    }
+    Ok((rows, more_rows))
+}
+
+/// One page of rows by a pager link's keyset, and whether rows follow it; None
+/// when the anchor gave no rows (the customer is gone, or the rows moved), and
+/// the page is read by its number instead. Before an anchor is after it in the
+/// flipped order, read backwards.
+async fn grid_rows_from(
+    db: &Db,
+    filter: &GridFilter,
+    params: &GridParams,
+    anchor: Anchor,
+    now: i64,
+) -> AppResult<Option<(Vec<CustomerGridRow>, bool)>> {
+    let (id, backwards) = match anchor {
+        Anchor::After(id) => (id, false),
+        Anchor::Before(id) => (id, true),
+    };
+    let mut rows = db
+        .customer_grid(&CustomerGridQuery {
+            filter: filter.clone(),
+            sort: params.sort,
+            descending: params.descending != backwards,
+            limit: params.limit + 1,
+            offset: 0,
+            now,
+            after: Some(id),
+        })
+        .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    // Read backwards, the anchor itself follows the page.
+    let more_rows = backwards || rows.len() as i64 > params.limit;
+    rows.truncate(params.limit as usize);
+    if backwards {
+        rows.reverse();
+    }
+    Ok(Some((rows, more_rows)))
 }
 
 /// What the customer view shows: never a password hash, stamp or link.

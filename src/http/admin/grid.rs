@@ -66,6 +66,19 @@ pub struct GridParams {
     pub limit: i64,
     /// Count every match instead of stopping at `COUNT_BOUND`.
     pub exact_count: bool,
+    /// The pager's keyset: the page starts right after (or ends right before)
+    /// this customer in the grid's order, so a page deep in a million matches
+    /// costs what the first does. `page` still names its number.
+    pub anchor: Option<Anchor>,
+}
+
+/// A pager link's keyset: the customer id the page continues from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// The rows after this customer (Next).
+    After(i64),
+    /// The rows before this customer (Previous).
+    Before(i64),
 }
 
 impl Default for GridParams {
@@ -82,6 +95,7 @@ impl Default for GridParams {
             page: PageNumber::Number(1),
             limit: DEFAULT_PAGE_SIZE,
             exact_count: false,
+            anchor: None,
         }
     }
 }
@@ -180,6 +194,14 @@ impl GridParams {
             page,
             limit,
             exact_count: get("count") == Some("exact"),
+            // Only pager links carry one; a value not understood reads the page
+            // by its number instead.
+            anchor: {
+                let id = |name: &str| get(name).and_then(|v| v.parse::<i64>().ok());
+                id("after")
+                    .map(Anchor::After)
+                    .or_else(|| id("before").map(Anchor::Before))
+            },
         };
         (params, bad)
     }
@@ -273,6 +295,15 @@ impl GridParams {
         query.append_pair("sort", self.sort_code());
         query.append_pair("dir", self.dir_code());
         if with_page {
+            match self.anchor {
+                Some(Anchor::After(id)) => {
+                    query.append_pair("after", &id.to_string());
+                }
+                Some(Anchor::Before(id)) => {
+                    query.append_pair("before", &id.to_string());
+                }
+                None => {}
+            }
             match self.page {
                 PageNumber::Number(1) => {}
                 PageNumber::Number(n) => {
@@ -305,6 +336,16 @@ impl GridParams {
     pub fn with_page(&self, page: PageNumber) -> GridParams {
         GridParams {
             page,
+            anchor: None,
+            ..self.clone()
+        }
+    }
+
+    /// A page read by keyset from `anchor`.
+    pub fn with_anchored_page(&self, page: i64, anchor: Anchor) -> GridParams {
+        GridParams {
+            page: PageNumber::Number(page),
+            anchor: Some(anchor),
             ..self.clone()
         }
     }
@@ -325,6 +366,7 @@ impl GridParams {
             sort,
             descending,
             page: PageNumber::Number(1),
+            anchor: None,
             ..self.clone()
         }
     }
@@ -340,46 +382,110 @@ impl GridParams {
     }
 }
 
+/// How many matches deep a page is read by its number (OFFSET) from the end
+/// it is read from. A deeper page would walk past that many matches, which for
+/// a common word means checking many times as many rows. Pager links carry a
+/// keyset instead (`Anchor`) and go anywhere; a deeper page typed by number is
+/// moved back with a notice. The last page is always offered (it is read from
+/// the other end).
+pub const PAGE_DEPTH: i64 = 10_000;
+
+/// How the pager reaches the pages around this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// By number only (a sort on a column with NULLs, whose order differs
+    /// per store): within `PAGE_DEPTH`.
+    Numbers,
+    /// Next and Previous carry a keyset; this page was read by number.
+    Keyset,
+    /// Next and Previous carry a keyset, and this page was reached by one.
+    Anchored,
+}
+
 /// Where a page sits among all pages; `last_page` is None when the count
 /// stopped at its bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pager {
     pub page: PageNumber,
     pub last_page: Option<i64>,
+    /// The page asked for lay deeper than `PAGE_DEPTH` and was moved back.
+    pub too_deep: bool,
+    limit: i64,
+    /// The total, when counted exactly (then late pages are read from the end).
+    exact_total: Option<i64>,
+    paging: Paging,
 }
 
 impl Pager {
-    /// The requested page, moved back onto the last page when it lies beyond it.
-    pub fn new(requested: PageNumber, limit: i64, total: Option<i64>) -> Pager {
-        let Some(total) = total else {
-            return Pager {
-                page: requested,
-                last_page: None,
-            };
+    /// The requested page, moved back onto the last page when it lies beyond
+    /// it, and onto the deepest page within `PAGE_DEPTH` when it lies deeper.
+    /// `exact`: `total` is an exact count (not an estimate).
+    pub fn new(
+        requested: PageNumber,
+        limit: i64,
+        total: Option<i64>,
+        exact: bool,
+        paging: Paging,
+    ) -> Pager {
+        let mut pager = Pager {
+            page: requested,
+            last_page: None,
+            too_deep: false,
+            limit,
+            exact_total: total.filter(|_| exact),
+            paging,
         };
-        let last_page = ((total + limit - 1) / limit).max(1);
-        let page = match requested {
-            PageNumber::Number(n) => n.clamp(1, last_page),
-            PageNumber::Last => last_page,
-        };
-        Pager {
-            page: PageNumber::Number(page),
-            last_page: Some(last_page),
+        if let Some(total) = total {
+            let last_page = ((total + limit - 1) / limit).max(1);
+            pager.last_page = Some(last_page);
+            pager.page = PageNumber::Number(match requested {
+                PageNumber::Number(n) => n.clamp(1, last_page),
+                PageNumber::Last => last_page,
+            });
         }
+        if let PageNumber::Number(n) = pager.page
+            && paging != Paging::Anchored
+            && !pager.within_depth(n)
+        {
+            pager.page = PageNumber::Number(((PAGE_DEPTH + limit - 1) / limit).max(1));
+            pager.too_deep = true;
+        }
+        pager
+    }
+
+    /// Page `n` lies within `PAGE_DEPTH` matches of the end it is read from.
+    fn reachable(&self, n: i64) -> bool {
+        self.within_depth(n) || self.paging != Paging::Numbers
+    }
+
+    fn within_depth(&self, n: i64) -> bool {
+        if (n - 1).saturating_mul(self.limit) < PAGE_DEPTH || Some(n) == self.last_page {
+            return true;
+        }
+        // Counted exactly, a late page is read from the end (see `Slice`).
+        self.exact_total
+            .is_some_and(|total| total - n.saturating_mul(self.limit) < PAGE_DEPTH)
     }
 
     pub fn has_previous(&self) -> bool {
-        matches!(self.page, PageNumber::Number(n) if n > 1)
+        matches!(self.page, PageNumber::Number(n) if n > 1 && self.reachable(n - 1))
     }
 
-    /// Whether a next page exists; `more_rows` says whether the store had rows
-    /// past this page (what decides it when the count is bounded).
-    pub fn has_next(&self, more_rows: bool) -> bool {
+    /// Whether rows follow this page; `more_rows` says whether the store had
+    /// rows past this page (what decides it when the count is bounded).
+    pub fn has_more(&self, more_rows: bool) -> bool {
         match (self.page, self.last_page) {
             (PageNumber::Number(n), Some(last)) => n < last,
             (PageNumber::Number(_), None) => more_rows,
             (PageNumber::Last, _) => false,
         }
+    }
+
+    /// Whether the pager links the next page: rows follow, and it lies within
+    /// `PAGE_DEPTH` (else only Last leads on).
+    pub fn has_next(&self, more_rows: bool) -> bool {
+        self.has_more(more_rows)
+            && matches!(self.page, PageNumber::Number(n) if self.reachable(n.saturating_add(1)))
     }
 }
 
@@ -417,9 +523,15 @@ impl Slice {
         if !exact
             && page > 1
             && page
-                == Pager::new(PageNumber::Number(page), limit, Some(total))
-                    .last_page
-                    .unwrap_or(0)
+                == Pager::new(
+                    PageNumber::Number(page),
+                    limit,
+                    Some(total),
+                    false,
+                    Paging::Numbers,
+                )
+                .last_page
+                .unwrap_or(0)
         {
             return from_the_end;
         }
@@ -548,8 +660,12 @@ mod tests {
     fn a_huge_page_number_does_not_overflow() {
         let p = parse("page=9223372036854775807&limit=200");
         assert_eq!(p.page, PageNumber::Number(i64::MAX));
-        let pager = Pager::new(p.page, p.limit, None);
-        let slice = Slice::of(pager.page, p.limit, p.descending, 0, false);
+        // The pager moves it back within PAGE_DEPTH; the slice must not
+        // overflow for it either.
+        let pager = Pager::new(p.page, p.limit, None, false, Paging::Numbers);
+        assert!(pager.too_deep);
+        assert_eq!(pager.page, PageNumber::Number(PAGE_DEPTH / 200));
+        let slice = Slice::of(p.page, p.limit, p.descending, 0, false);
         assert_eq!(slice.offset, i64::MAX);
         assert_eq!(slice.limit, 200);
         let exact = Slice::of(PageNumber::Number(i64::MAX), 200, true, i64::MAX, true);
@@ -573,12 +689,61 @@ mod tests {
     #[test]
     fn pager_clamps_to_the_last_page() {
         let n = PageNumber::Number;
-        assert_eq!(Pager::new(n(9), 20, Some(45)).page, n(3));
-        assert_eq!(Pager::new(n(1), 20, Some(0)).last_page, Some(1));
-        let middle = Pager::new(n(2), 20, Some(45));
+        assert_eq!(
+            Pager::new(n(9), 20, Some(45), true, Paging::Numbers).page,
+            n(3)
+        );
+        assert_eq!(
+            Pager::new(n(1), 20, Some(0), true, Paging::Numbers).last_page,
+            Some(1)
+        );
+        let middle = Pager::new(n(2), 20, Some(45), true, Paging::Numbers);
         assert!(middle.has_previous() && middle.has_next(false));
-        let bounded = Pager::new(n(2), 20, None);
+        let bounded = Pager::new(n(2), 20, None, false, Paging::Numbers);
         assert!(bounded.has_next(true) && !bounded.has_next(false));
+    }
+
+    #[test]
+    fn pages_deeper_than_the_bound_are_not_offered() {
+        let n = PageNumber::Number;
+        let deepest = PAGE_DEPTH / 20;
+        // A bounded count: pages up to PAGE_DEPTH matches, then only Last.
+        let edge = Pager::new(n(deepest), 20, None, false, Paging::Numbers);
+        assert!(!edge.too_deep && !edge.has_next(true) && edge.has_more(true));
+        assert!(Pager::new(n(deepest - 1), 20, None, false, Paging::Numbers).has_next(true));
+        let typed = Pager::new(n(deepest + 1), 20, None, false, Paging::Numbers);
+        assert_eq!((typed.page, typed.too_deep), (n(deepest), true));
+        // An exact count: the first and the last PAGE_DEPTH matches, either way.
+        let total = 1_000_000;
+        let last = total / 20;
+        assert!(
+            !Pager::new(
+                n(last - deepest + 1),
+                20,
+                Some(total),
+                true,
+                Paging::Numbers
+            )
+            .too_deep
+        );
+        let middle = Pager::new(n(last / 2), 20, Some(total), true, Paging::Numbers);
+        assert_eq!((middle.page, middle.too_deep), (n(deepest), true));
+        let late = Pager::new(
+            n(last - deepest + 1),
+            20,
+            Some(total),
+            true,
+            Paging::Numbers,
+        );
+        assert!(!late.has_previous() && late.has_next(false));
+        // An estimate: its last page is read from the end, the middle is not.
+        assert!(!Pager::new(PageNumber::Last, 20, Some(total), false, Paging::Numbers).too_deep);
+        assert!(Pager::new(n(last - 1), 20, Some(total), false, Paging::Numbers).too_deep);
+        // Keyset links go on past the bound; a page reached by one stays.
+        assert!(Pager::new(n(deepest), 20, None, false, Paging::Keyset).has_next(true));
+        let deep = Pager::new(n(40_000), 20, None, false, Paging::Anchored);
+        assert!(!deep.too_deep && deep.has_previous() && deep.has_next(true));
+        assert_eq!(deep.page, n(40_000));
     }
 
     #[test]

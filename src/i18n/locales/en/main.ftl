@@ -502,3 +502,5 @@ error-unavailable = The shop is temporarily unavailable. Please try again in a f
 admin-bulk-selection-filtered = all customers matching { $filters }
 # gridperf (issue 10): a bounded count that stopped reading before it knew
 admin-grid-total-at-least = At least { $count } records found
+# grid (issue 10): a page typed deeper than the pager goes
+admin-grid-too-deep = That page lies deeper than { $count } records in, which the grid does not page to; this is the deepest page it shows. Refine the search or the filters, or sort the other way, to see the records further in.

@@ -502,3 +502,5 @@ error-unavailable = De winkel is tijdelijk niet beschikbaar. Probeer het over ee
 admin-bulk-selection-filtered = alle klanten die voldoen aan { $filters }
 # gridperf (issue 10): a bounded count that stopped reading before it knew
 admin-grid-total-at-least = Ten minste { $count } records gevonden
+# grid (issue 10): a page typed deeper than the pager goes
+admin-grid-too-deep = Die pagina ligt dieper dan { $count } records, zo diep bladert het overzicht niet; dit is de diepste pagina die het toont. Verfijn de zoekopdracht of de filters, of sorteer andersom, om de records verderop te zien.
