@@ -14,6 +14,8 @@
 #                   that order, one job each over all customers)
 #   --pg-url URL    PostgreSQL server for the bench database
 #                   (default postgres://postgres@127.0.0.1:5432/postgres)
+#   --pg-db NAME    the bench database's name on it (default bench_bulk; give
+#                   your own when others may run the bench on the same server)
 #   --work DIR      scratch folder (default target/bench-bulk; removed at the end
 #                   unless --keep)
 #   --keep          keep the stores and logs
@@ -33,21 +35,22 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$ROOT/target/bench-bulk
 KEEP=
 BIN=
+PG_DB=bench_bulk
 while [ $# -gt 0 ]; do
   case $1 in
     --customers) CUSTOMERS=$2; shift 2 ;;
     --stores) STORES=$2; shift 2 ;;
     --actions) ACTIONS=$2; shift 2 ;;
     --pg-url) PG_URL=$2; shift 2 ;;
+    --pg-db) PG_DB=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --bin) BIN=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
-PG_DB=bench_bulk
 mkdir -p "$WORK"
 RESULTS=$WORK/results.tsv
 say() { printf '\n== %s\n' "$*" >&2; }

@@ -325,29 +325,31 @@ pub async fn unlock(
     audit: &AuditEntry,
 ) -> Result<(), StoreError> {
     let mut work = Work::begin(state).await?;
-    unlock_in(&mut work, customer, audit).await?;
+    unlock_in(&mut work, &[(customer, audit.clone())]).await?;
     work.commit().await
 }
 
-/// Unlock inside the caller's work (a bulk job's batch), which commits it.
+/// Unlock of each customer with their audit entry, inside the caller's work
+/// (the single action's, or a bulk job's stretch), which commits it. One
+/// statement per step for the whole set.
 pub async fn unlock_in(
     work: &mut Work<'_>,
-    customer: &CustomerRow,
-    audit: &AuditEntry,
+    customers: &[(&CustomerRow, AuditEntry)],
 ) -> Result<(), StoreError> {
+    let ids: Vec<i64> = customers.iter().map(|(c, _)| c.id).collect();
     work.tx()
-        .clear_lockout(AccountTable::Customers, customer.id)
+        .clear_lockouts(AccountTable::Customers, &ids)
         .await?;
-    work.tx().insert_audit(audit).await?;
-    let by = audit.admin_email.as_str();
-    events::record(
-        work.tx(),
-        customer.id,
-        audit.at,
-        Event::Unlocked { by },
-        None,
-    )
-    .await?;
+    let audits: Vec<&AuditEntry> = customers.iter().map(|(_, a)| a).collect();
+    work.tx().insert_audits(&audits).await?;
+    let unlocked: Vec<_> = customers
+        .iter()
+        .map(|(c, a)| {
+            let by = a.admin_email.as_str();
+            (c.id, a.at, Event::Unlocked { by })
+        })
+        .collect();
+    events::record_each(work.tx(), &unlocked).await?;
     Ok(())
 }
 

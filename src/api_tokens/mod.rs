@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::accounts::customers::{self, SignInError, SignInFrom};
 use crate::accounts::events::{self, Event};
 use crate::accounts::security::TOUCH_EVERY_SECONDS;
-use crate::accounts::sign_out::end_every_session;
+use crate::accounts::sign_out::end_sessions_of;
 use crate::secrets::{random_token, token_hash};
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
@@ -83,8 +83,9 @@ pub async fn force_sign_in(
     audit: &crate::store::AuditEntry,
 ) -> Result<u64, StoreError> {
     let mut work = Work::begin(state).await?;
-    let revoked = force_sign_in_in(&mut work, customer, audit, state.now()).await?;
+    let revoked = force_sign_in_in(&mut work, &[(customer, audit.clone())], state.now()).await?;
     work.commit().await?;
+    let revoked = revoked.first().copied().unwrap_or(0);
     tracing::info!(
         customer_id = customer.id,
         revoked,
@@ -93,26 +94,31 @@ pub async fn force_sign_in(
     Ok(revoked)
 }
 
-/// Force Sign In inside the caller's work (a bulk job's batch), which commits it.
+/// Force Sign In of each customer with their audit entry, inside the caller's
+/// work (the single action's, or a bulk job's stretch), which commits it. One
+/// statement per step for the whole set. Returns how many tokens each
+/// customer had revoked, in the order given.
 pub async fn force_sign_in_in(
     work: &mut Work<'_>,
-    customer: &CustomerRow,
-    audit: &crate::store::AuditEntry,
+    customers: &[(&CustomerRow, crate::store::AuditEntry)],
     now: i64,
-) -> Result<u64, StoreError> {
-    let revoked = end_every_session(work, customer.id, now)
+) -> Result<Vec<u64>, StoreError> {
+    let ids: Vec<i64> = customers.iter().map(|(c, _)| c.id).collect();
+    let revoked = end_sessions_of(work, &ids, now, None)
         .await?
-        .revoked_tokens;
-    work.tx().insert_audit(audit).await?;
-    let by = audit.admin_email.as_str();
-    events::record(
-        work.tx(),
-        customer.id,
-        audit.at,
-        Event::ForceSignIn { by },
-        None,
-    )
-    .await?;
+        .into_iter()
+        .map(|ended| ended.revoked_tokens)
+        .collect();
+    let audits: Vec<&crate::store::AuditEntry> = customers.iter().map(|(_, a)| a).collect();
+    work.tx().insert_audits(&audits).await?;
+    let forced: Vec<_> = customers
+        .iter()
+        .map(|(c, a)| {
+            let by = a.admin_email.as_str();
+            (c.id, a.at, Event::ForceSignIn { by })
+        })
+        .collect();
+    events::record_each(work.tx(), &forced).await?;
     Ok(revoked)
 }
 

@@ -202,4 +202,44 @@ impl Tx {
         .map_err(|e| super::context(e, "reset the API token count"))?;
         Ok(revoked)
     }
+
+    /// Revokes every live API token of a set of customers; returns the owner
+    /// of each token revoked (one entry per token), so each customer's count
+    /// can be told.
+    pub async fn revoke_api_tokens_of(
+        &mut self,
+        customer_ids: &[i64],
+        now: i64,
+    ) -> StoreResult<Vec<i64>> {
+        let mut owners = Vec::new();
+        for chunk in customer_ids.chunks(super::SET_CHUNK) {
+            let ids = super::param_list(2, chunk.len());
+            let sql = format!(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE customer_id IN ({ids}) \
+                 AND revoked_at IS NULL RETURNING customer_id"
+            );
+            let revoked: Vec<i64> = on_tx!(self, |conn| {
+                let mut q = sqlx::query_scalar(&sql).bind(now);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(conn).await
+            })
+            .map_err(|e| super::context(e, "revoke API tokens"))?;
+            owners.extend(revoked);
+            let sql = format!(
+                "UPDATE customers SET api_token_count = 0 WHERE id IN ({})",
+                super::param_list(1, chunk.len())
+            );
+            on_tx!(self, |conn| {
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })
+            .map_err(|e| super::context(e, "reset the API token count"))?;
+        }
+        Ok(owners)
+    }
 }

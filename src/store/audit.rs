@@ -27,6 +27,33 @@ impl Tx {
     pub async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()> {
         insert(self, entry).await
     }
+
+    /// Several entries, a multi-row INSERT per chunk (a bulk job's stretch).
+    pub async fn insert_audits(&mut self, entries: &[&AuditEntry]) -> StoreResult<()> {
+        for chunk in entries.chunks(super::SET_CHUNK) {
+            let sql = format!(
+                "INSERT INTO audit_log (created_at, admin_id, admin_email, action, customer_id, client_ip, detail) \
+                 VALUES {}",
+                super::value_rows(chunk.len(), 7, &[])
+            );
+            on_tx!(self, |conn| {
+                let mut q = sqlx::query(&sql);
+                for e in chunk {
+                    q = q
+                        .bind(e.at)
+                        .bind(e.admin_id)
+                        .bind(&e.admin_email)
+                        .bind(e.action)
+                        .bind(e.customer_id)
+                        .bind(&e.client_ip)
+                        .bind(&e.detail);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })
+            .map_err(|e| super::context(e, "write audit entries"))?;
+        }
+        Ok(())
+    }
 }
 
 pub(super) async fn insert(tx: &mut Tx, e: &AuditEntry) -> StoreResult<()> {

@@ -25,6 +25,16 @@ pub struct CustomerMailRow {
     pub sent_at: Option<i64>,
 }
 
+/// One event to write among several.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCustomerEvent<'a> {
+    pub customer_id: i64,
+    pub at: i64,
+    pub kind: &'a str,
+    pub detail: &'a str,
+    pub ip: Option<&'a str>,
+}
+
 impl Tx {
     pub async fn insert_customer_event(
         &mut self,
@@ -46,6 +56,33 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))
         .map_err(|e| super::context(e, "record a customer event"))?;
+        Ok(())
+    }
+
+    /// Several events, a multi-row INSERT per chunk (a bulk job's stretch).
+    pub async fn insert_customer_events(
+        &mut self,
+        events: &[NewCustomerEvent<'_>],
+    ) -> StoreResult<()> {
+        for chunk in events.chunks(super::SET_CHUNK) {
+            let sql = format!(
+                "INSERT INTO customer_events (customer_id, at, kind, detail, ip) VALUES {}",
+                super::value_rows(chunk.len(), 5, &[])
+            );
+            on_tx!(self, |conn| {
+                let mut q = sqlx::query(&sql);
+                for e in chunk {
+                    q = q
+                        .bind(e.customer_id)
+                        .bind(e.at)
+                        .bind(e.kind)
+                        .bind(e.detail)
+                        .bind(e.ip);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })
+            .map_err(|e| super::context(e, "record customer events"))?;
+        }
         Ok(())
     }
 }

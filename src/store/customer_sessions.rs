@@ -175,6 +175,36 @@ impl Tx {
         .map_err(|e| super::context(e, "delete sessions"))
     }
 
+    /// Deletes every session row of a set of customers but the one with key
+    /// `keep` (Force Sign In over a bulk job's stretch, or of one customer).
+    pub async fn delete_sessions_of(
+        &mut self,
+        customer_ids: &[i64],
+        keep: Option<&str>,
+    ) -> StoreResult<()> {
+        for chunk in customer_ids.chunks(super::SET_CHUNK) {
+            let keep_is_null = match self {
+                // PostgreSQL must know the parameter's type where it stands alone.
+                Tx::Postgres(_) => "$1::TEXT IS NULL",
+                Tx::Sqlite(_) => "$1 IS NULL",
+            };
+            let sql = format!(
+                "DELETE FROM customer_sessions WHERE customer_id IN ({}) \
+                 AND ({keep_is_null} OR key_hash <> $1)",
+                super::param_list(2, chunk.len())
+            );
+            on_tx!(self, |conn| {
+                let mut q = sqlx::query(&sql).bind(keep);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })
+            .map_err(|e| super::context(e, "delete sessions"))?;
+        }
+        Ok(())
+    }
+
     /// Deletes the customer's rows of sessions that have ended by age (idle
     /// since `seen_before`, or signed in before `signed_in_before`).
     pub async fn delete_stale_customer_sessions(

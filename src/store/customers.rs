@@ -105,17 +105,29 @@ impl Tx {
         Ok(())
     }
 
-    /// A new security stamp: every session signed in under the old one ends on
-    /// its next request.
-    pub async fn rotate_security_stamp(&mut self, id: i64, stamp: &str) -> StoreResult<()> {
-        let sql = "UPDATE customers SET security_stamp = $2 WHERE id = $1";
-        on_tx!(self, |conn| sqlx::query(sql)
-            .bind(id)
-            .bind(stamp)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(|e| super::context(e, "rotate a security stamp"))?;
+    /// A new security stamp for each of a set of customers, `(id, stamp)`:
+    /// one UPDATE per chunk, joined to the list of new stamps.
+    pub async fn rotate_security_stamps(&mut self, stamps: &[(i64, String)]) -> StoreResult<()> {
+        for chunk in stamps.chunks(super::SET_CHUNK) {
+            let casts: &[&str] = match self {
+                // In VALUES a bare parameter is text; the id must meet a BIGINT.
+                Tx::Postgres(_) => &["::BIGINT", "::TEXT"],
+                Tx::Sqlite(_) => &[],
+            };
+            let sql = format!(
+                "UPDATE customers SET security_stamp = v.column2 \
+                 FROM (VALUES {}) AS v WHERE customers.id = v.column1",
+                super::value_rows(chunk.len(), 2, casts)
+            );
+            on_tx!(self, |conn| {
+                let mut q = sqlx::query(&sql);
+                for (id, stamp) in chunk {
+                    q = q.bind(id).bind(stamp);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })
+            .map_err(|e| super::context(e, "rotate security stamps"))?;
+        }
         Ok(())
     }
 }

@@ -25,7 +25,7 @@ pub use admins::{AdminRow, NewAdmin};
 pub use api_tokens::{ApiTokenRow, TokenOwner};
 pub use audit::{AuditEntry, AuditFilter, AuditRow};
 pub use bulk::{DemoCustomer, DemoLoader};
-pub use customer_events::{CustomerEventRow, CustomerMailRow};
+pub use customer_events::{CustomerEventRow, CustomerMailRow, NewCustomerEvent};
 pub use customer_sessions::{CustomerSessionRow, NewCustomerSession, SessionOwner};
 pub use customers::{CustomerRow, NewCustomer};
 pub use grid::{
@@ -151,6 +151,39 @@ impl From<sqlx::Error> for StoreError {
 
 /// A database error named after the statement that failed ("cannot reserve a
 /// sign-in attempt: …").
+/// Rows per statement when a step runs over a set of customers (a bulk job's
+/// stretch): one statement instead of one per customer, while the widest row
+/// (7 columns) stays far below SQLite's 32,766 and PostgreSQL's 65,535 bind
+/// parameters.
+pub(crate) const SET_CHUNK: usize = 1000;
+
+/// `$from, $from+1, …`: `n` parameters, for `IN (…)` over a set of ids.
+pub(crate) fn param_list(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, $2), ($3, $4), …`: `rows` tuples of `width` parameters, for a
+/// multi-row `VALUES`. `casts[c]`, when not empty, is appended to column
+/// `c`'s parameter (PostgreSQL types a bare parameter in `VALUES` as text).
+pub(crate) fn value_rows(rows: usize, width: usize, casts: &[&str]) -> String {
+    (0..rows)
+        .map(|r| {
+            let row = (0..width)
+                .map(|c| {
+                    let cast = casts.get(c).copied().unwrap_or("");
+                    format!("${}{cast}", r * width + c + 1)
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("({row})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn context(err: sqlx::Error, query: &'static str) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,

@@ -200,6 +200,26 @@ impl Tx {
         .map_err(|e| super::context(e, "clear a lockout"))?;
         Ok(())
     }
+
+    /// Clears the lockouts of a set of accounts (a bulk Unlock's stretch).
+    pub async fn clear_lockouts(&mut self, table: AccountTable, ids: &[i64]) -> StoreResult<()> {
+        for chunk in ids.chunks(super::SET_CHUNK) {
+            let sql = format!(
+                "UPDATE {} SET failed_sign_ins = 0, locked_until = NULL WHERE id IN ({})",
+                table.name(),
+                super::param_list(1, chunk.len())
+            );
+            on_tx!(self, |conn| {
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })
+            .map_err(|e| super::context(e, "clear lockouts"))?;
+        }
+        Ok(())
+    }
 }
 
 /// What sign-in reads of an account: its id and stored password hash. The only

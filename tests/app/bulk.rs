@@ -369,6 +369,130 @@ store_test!(
     }
 );
 
+/// The customers' security stamps, in the order of `ids`.
+async fn stamps(app: &TestApp, ids: &[i64]) -> Vec<String> {
+    let mut stamps = Vec::new();
+    for id in ids {
+        let row = app
+            .db()
+            .customer_by_id(*id)
+            .await
+            .unwrap()
+            .expect("the customer");
+        stamps.push(row.security_stamp);
+    }
+    stamps
+}
+
+store_test!(
+    a_bulk_force_sign_in_gives_each_customer_a_new_stamp_and_ends_their_tokens_and_sessions,
+    |app: TestApp| async move {
+        let admin = admin_client(&app, ADMIN_EMAIL, Role::Administrator).await;
+        let emails = [
+            "set0@example.com",
+            "set1@example.com",
+            "set2@example.com",
+            "bystander@example.com",
+        ];
+        let (mut ids, mut tokens, mut browsers) = (Vec::new(), Vec::new(), Vec::new());
+        for email in emails {
+            app.register(email, PASSWORD).await;
+            ids.push(
+                app.db()
+                    .customer_by_email_key(email)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id,
+            );
+            let mut own = Vec::new();
+            for _ in 0..2 {
+                own.push(
+                    api_tokens::issue(&app.state, email, PASSWORD, [127, 0, 0, 1].into())
+                        .await
+                        .unwrap(),
+                );
+            }
+            tokens.push(own);
+            let browser = app.client();
+            let signed_in = browser.sign_in(email, PASSWORD).await;
+            assert_eq!(location(&signed_in), "/customer/account", "{email}");
+            browsers.push(browser);
+        }
+        // An outstanding reset link of one of them dies too.
+        app.client().request_reset("set0@example.com").await;
+        let links = format!(
+            "SELECT COUNT(*) FROM password_reset_tokens WHERE customer_id = {}",
+            ids[0]
+        );
+        assert_eq!(scalar(&app, &links).await, 1);
+        let before = stamps(&app, &ids).await;
+
+        let picked: Vec<String> = ids[..3].iter().map(|id| id.to_string()).collect();
+        let mut fields = vec![("action", "force_sign_in")];
+        fields.extend(picked.iter().map(|id| ("ids", id.as_str())));
+        let job = start_job(&admin, &fields).await;
+        let done = wait_for_job(&app, job).await;
+        assert_eq!(
+            (done.done, done.skipped, done.failed, done.total),
+            (3, 0, 0, 3)
+        );
+
+        let after = stamps(&app, &ids).await;
+        let distinct: std::collections::HashSet<&String> = after[..3].iter().collect();
+        assert_eq!(distinct.len(), 3, "each customer gets a stamp of their own");
+        assert_eq!(after[3], before[3], "the bystander keeps theirs");
+        assert_eq!(scalar(&app, &links).await, 0, "reset links die");
+        for (i, id) in ids.iter().enumerate() {
+            let count = |sql: &str| format!("SELECT COUNT(*) FROM {sql} AND customer_id = {id}");
+            let live = scalar(&app, &count("api_tokens WHERE revoked_at IS NULL")).await;
+            let listed = scalar(&app, &count("customer_sessions WHERE 1 = 1")).await;
+            let events = scalar(
+                &app,
+                &count(&format!(
+                    "customer_events WHERE kind = 'force_sign_in' AND detail = '{ADMIN_EMAIL}'"
+                )),
+            )
+            .await;
+            let token_count = scalar(
+                &app,
+                &format!("SELECT api_token_count FROM customers WHERE id = {id}"),
+            )
+            .await;
+            let audit = tagged_entries(&app, *id, "force_sign_in", job).await;
+            let account = browsers[i].get("/customer/account").await;
+            let mut verified = Vec::new();
+            for token in &tokens[i] {
+                verified.push(
+                    api_tokens::verify(&app.state, token)
+                        .await
+                        .unwrap()
+                        .is_some(),
+                );
+            }
+            if i < 3 {
+                assert_ne!(after[i], before[i], "customer {id}: a new stamp");
+                assert_eq!(
+                    (live, listed, token_count, events, audit),
+                    (0, 0, 0, 1, 1),
+                    "customer {id}: no live token or session, one event and one audit entry"
+                );
+                assert_eq!(verified, [false, false], "customer {id}");
+                assert_eq!(
+                    location(&account),
+                    "/customer/account/login",
+                    "customer {id}: signed out"
+                );
+            } else {
+                assert_eq!((live, token_count, events, audit), (2, 2, 0, 0));
+                assert!(listed > 0, "the bystander's session stays listed");
+                assert_eq!(verified, [true, true]);
+                assert_eq!(account.status(), 200, "the bystander stays signed in");
+            }
+        }
+    }
+);
+
 store_test!(
     a_bulk_reset_sends_links_within_the_limits_and_counts_the_refused_as_skipped,
     |app: TestApp| async move {
