@@ -44,6 +44,15 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
+    /// Several messages at once (a bulk job's stretch).
+    pub async fn queue_mails(&mut self, mails: &[&NewMail]) -> StoreResult<()> {
+        self.tx
+            .enqueue_mails(mails, self.mail_priority, self.state.now())
+            .await?;
+        self.queued_mail.extend(mails.iter().map(|m| m.kind));
+        Ok(())
+    }
+
     /// Commits, then wakes the mail worker and counts what was queued.
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;

@@ -346,7 +346,7 @@ pub async fn unlock_in(
         .iter()
         .map(|(c, a)| {
             let by = a.admin_email.as_str();
-            (c.id, a.at, Event::Unlocked { by })
+            (c.id, a.at, Event::Unlocked { by }, None)
         })
         .collect();
     events::record_each(work.tx(), &unlocked).await?;

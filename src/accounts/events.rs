@@ -75,17 +75,26 @@ pub async fn record(
     .await
 }
 
-/// Writes one event per `(customer_id, at, event)` in the caller's
-/// transaction, in as few statements as the store can (a bulk job's stretch).
-pub async fn record_each(tx: &mut Tx, events: &[(i64, i64, Event<'_>)]) -> StoreResult<()> {
+/// Writes one event per `(customer_id, at, event, client address)` in the
+/// caller's transaction, in as few statements as the store can (a bulk job's
+/// stretch).
+pub async fn record_each(
+    tx: &mut Tx,
+    events: &[(i64, i64, Event<'_>, Option<IpAddr>)],
+) -> StoreResult<()> {
+    let ips: Vec<Option<String>> = events
+        .iter()
+        .map(|(.., ip)| ip.map(|ip| ip.to_string()))
+        .collect();
     let rows: Vec<NewCustomerEvent<'_>> = events
         .iter()
-        .map(|(customer_id, at, event)| NewCustomerEvent {
+        .zip(&ips)
+        .map(|((customer_id, at, event, _), ip)| NewCustomerEvent {
             customer_id: *customer_id,
             at: *at,
             kind: event.kind(),
             detail: event.detail(),
-            ip: None,
+            ip: ip.as_deref(),
         })
         .collect();
     tx.insert_customer_events(&rows).await

@@ -115,7 +115,7 @@ pub async fn force_sign_in_in(
         .iter()
         .map(|(c, a)| {
             let by = a.admin_email.as_str();
-            (c.id, a.at, Event::ForceSignIn { by })
+            (c.id, a.at, Event::ForceSignIn { by }, None)
         })
         .collect();
     events::record_each(work.tx(), &forced).await?;

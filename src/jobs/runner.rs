@@ -44,15 +44,6 @@ pub enum Batch {
     Stopped,
 }
 
-/// One customer's outcome, counted on the job.
-enum Outcome {
-    Done,
-    /// The single action's limit refused it (a reset link within the email limit).
-    Skipped,
-    /// The action cannot apply (an email the link cannot go to).
-    Failed,
-}
-
 pub struct JobRunner {
     state: AppState,
     /// This instance's name on the leases it holds.
@@ -305,15 +296,34 @@ impl JobRunner {
                 }
                 counts.done += set.len() as i64;
             }
-            // Per customer: its limits are the customer's own.
+            // The single action's domain function over the stretch: each
+            // customer's own limit is checked, the links written together.
             Action::ResetPassword => {
-                for customer in customers {
-                    match self.act(&mut work, job, customer, options).await? {
-                        Outcome::Done => counts.done += 1,
-                        Outcome::Skipped => counts.skipped += 1,
-                        Outcome::Failed => counts.failed += 1,
+                let tag = format!("job {}", job.id);
+                let audits: Vec<AuditEntry> = customers
+                    .iter()
+                    .map(|&c| self.audit(job, action.audit_action(), c, tag.clone()))
+                    .collect();
+                let requests: Vec<(&CustomerRow, &AuditEntry)> =
+                    customers.iter().copied().zip(&audits).collect();
+                let outcomes =
+                    recovery::admin_reset_in(state, &mut work, &requests, options).await?;
+                let mut refused = Vec::new();
+                for (&customer, outcome) in customers.iter().zip(outcomes) {
+                    match outcome {
+                        Ok(()) => counts.done += 1,
+                        Err(RequestError::Limited) => {
+                            counts.skipped += 1;
+                            // As the single action records it: the admin's attempt, refused.
+                            let detail = format!("{tag}; limit");
+                            refused.push(self.audit(job, RESET_PASSWORD_REFUSED, customer, detail));
+                        }
+                        Err(RequestError::InvalidEmail(_)) => counts.failed += 1,
+                        Err(RequestError::Internal(e)) => return Err(e),
                     }
                 }
+                let refused: Vec<&AuditEntry> = refused.iter().collect();
+                work.tx().insert_audits(&refused).await?;
             }
         }
         let (first, last) = (ids[0], ids[ids.len() - 1]);
@@ -357,43 +367,6 @@ impl JobRunner {
             client_ip: job.client_ip.clone(),
             detail,
         }
-    }
-
-    /// One customer's Reset Password: the single action's own domain
-    /// function, in the batch's work.
-    async fn act(
-        &self,
-        work: &mut Work<'_>,
-        job: &JobRow,
-        customer: &CustomerRow,
-        options: &PasswordOptions,
-    ) -> anyhow::Result<Outcome> {
-        let state = &self.state;
-        let tag = format!("job {}", job.id);
-        let audit = self.audit(
-            job,
-            Action::ResetPassword.audit_action(),
-            customer,
-            tag.clone(),
-        );
-        Ok(
-            match recovery::admin_reset_in(state, work, customer, &audit, options).await {
-                Ok(()) => Outcome::Done,
-                Err(RequestError::Limited) => {
-                    // As the single action records it: the admin's attempt, refused.
-                    let refused = self.audit(
-                        job,
-                        RESET_PASSWORD_REFUSED,
-                        customer,
-                        format!("{tag}; limit"),
-                    );
-                    work.tx().insert_audit(&refused).await?;
-                    Outcome::Skipped
-                }
-                Err(RequestError::InvalidEmail(_)) => Outcome::Failed,
-                Err(RequestError::Internal(e)) => return Err(e),
-            },
-        )
     }
 }
 

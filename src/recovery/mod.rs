@@ -18,19 +18,19 @@ use crate::mail;
 use crate::secrets::{random_token, token_hash};
 use crate::settings::PasswordOptions;
 use crate::state::AppState;
-use crate::store::{AccountTable, AuditEntry, CustomerRow, RequestKeys, StoreError};
+use crate::store::{AccountTable, AuditEntry, CustomerRow, NewMail, RequestKeys, StoreError};
 use crate::work::Work;
 
-/// Who asked for the link.
-pub enum Requester<'a> {
+/// Who asked for the link on the storefront or the REST API. (An
+/// administrator's request, counted by the customer's email only and never by
+/// the admin's IP, goes through `admin_reset_in`.)
+pub enum Requester {
     /// A shopper on the storefront or an API client: counted by IP and email.
     /// `via` names where from on the customer's timeline ("storefront", "rest").
     Visitor {
         client_ip: IpAddr,
         via: &'static str,
     },
-    /// An administrator: counted by the customer's email only, never the admin's IP.
-    Admin { audit: &'a AuditEntry },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +54,7 @@ impl From<StoreError> for RequestError {
 pub async fn request_reset(
     state: &AppState,
     email: &str,
-    requester: Requester<'_>,
+    requester: Requester,
 ) -> Result<(), RequestError> {
     let email = Email::parse(email).map_err(RequestError::InvalidEmail)?;
     let options = PasswordOptions::load(&state.db).await?;
@@ -75,7 +75,10 @@ pub async fn admin_reset(
 ) -> Result<(), RequestError> {
     let options = PasswordOptions::load(&state.db).await?;
     let mut work = Work::begin(state).await?;
-    let result = admin_reset_in(state, &mut work, customer, audit, &options).await;
+    let result = admin_reset_in(state, &mut work, &[(customer, audit)], &options)
+        .await?
+        .pop()
+        .unwrap_or(Ok(()));
     match result {
         Ok(()) => work.commit().await?,
         Err(RequestError::Limited) => {
@@ -92,26 +95,53 @@ pub async fn admin_reset(
     result
 }
 
-/// The admin's Reset Password inside the caller's work, which commits it: a bulk
-/// job runs a batch of customers through it in one transaction. A refused
-/// request leaves nothing behind in the work.
+/// The admin's Reset Password for a set of customers inside the caller's work,
+/// which commits it: the single action passes one customer, a bulk job a
+/// stretch of them. Each customer's own limit is checked first; the links,
+/// mails, timeline events and audit entries of those allowed are then written
+/// together (one statement per step). Returns each customer's outcome in order
+/// (`Limited` or `InvalidEmail`, leaving nothing of that customer in the work);
+/// an `Err` means the work must be dropped.
 pub async fn admin_reset_in(
     state: &AppState,
     work: &mut Work<'_>,
-    customer: &CustomerRow,
-    audit: &AuditEntry,
+    requests: &[(&CustomerRow, &AuditEntry)],
     options: &PasswordOptions,
-) -> Result<(), RequestError> {
-    let email = Email::parse(&customer.email).map_err(RequestError::InvalidEmail)?;
-    send_link_in(
-        state,
-        work,
-        &email,
-        Some(customer),
-        options,
-        Requester::Admin { audit },
-    )
-    .await
+) -> Result<Vec<Result<(), RequestError>>, RequestError> {
+    let now = state.now();
+    let mut outcomes = Vec::with_capacity(requests.len());
+    let mut links = Vec::with_capacity(requests.len());
+    for &(customer, audit) in requests {
+        let email = match Email::parse(&customer.email) {
+            Ok(email) => email,
+            Err(e) => {
+                outcomes.push(Err(RequestError::InvalidEmail(e)));
+                continue;
+            }
+        };
+        let keys = RequestKeys {
+            client_ip: None,
+            email_key: options.protection_type.counts_email().then(|| email.key()),
+        };
+        match check_limits_in(work, &keys, now, options).await {
+            Ok(()) => {
+                let via = format!("admin: {} {}", audit.admin_email, audit.detail);
+                links.push(LinkToSend::new(
+                    state,
+                    customer,
+                    options,
+                    via,
+                    None,
+                    Some(audit),
+                )?);
+                outcomes.push(Ok(()));
+            }
+            Err(RequestError::Limited) => outcomes.push(Err(RequestError::Limited)),
+            Err(e) => return Err(e),
+        }
+    }
+    write_links_in(work, &links, now, options).await?;
+    Ok(outcomes)
 }
 
 async fn send_link(
@@ -119,10 +149,10 @@ async fn send_link(
     email: &Email,
     customer: Option<&CustomerRow>,
     options: &PasswordOptions,
-    requester: Requester<'_>,
+    requester: Requester,
 ) -> Result<(), RequestError> {
     let counted = options.protection_type.counts_ip() || options.protection_type.counts_email();
-    if customer.is_none() && !counted && matches!(requester, Requester::Visitor { .. }) {
+    if customer.is_none() && !counted {
         // No account and no limit counting: nothing to write, same answer.
         metrics::counter!("shop_password_reset_requested_total").increment(1);
         return Ok(());
@@ -139,61 +169,126 @@ async fn send_link_in(
     email: &Email,
     customer: Option<&CustomerRow>,
     options: &PasswordOptions,
-    requester: Requester<'_>,
+    requester: Requester,
 ) -> Result<(), RequestError> {
+    let Requester::Visitor { client_ip, via } = requester;
     let protection = options.protection_type;
-    let (client_ip, audit, via, ip) = match requester {
-        Requester::Visitor { client_ip, via } => (
-            protection.counts_ip().then(|| limits::limit_key(client_ip)),
-            None,
-            via,
-            Some(client_ip),
-        ),
-        Requester::Admin { audit } => (None, Some(audit), "admin", None),
-    };
     let keys = RequestKeys {
-        client_ip,
+        client_ip: protection.counts_ip().then(|| limits::limit_key(client_ip)),
         email_key: protection.counts_email().then(|| email.key()),
     };
     let now = state.now();
-    let token = random_token();
-    let mail = customer
-        .map(|c| mail::reset_link(state, c, &token, options.link_lifetime_hours))
-        .transpose()?;
-    // With no key counted (protection "none") no limit can refuse and no
-    // later request would count this one: nothing to record.
-    if keys.client_ip.is_some() || keys.email_key.is_some() {
-        work.tx().lock_reset_request_keys(&keys).await?;
-        let own = work.tx().insert_reset_request(&keys, now).await?;
-        let stats = work
-            .tx()
-            .reset_request_stats(&keys, now - limits::WINDOW_SECONDS, own)
-            .await?;
-        if !allows(&stats, now, options) {
-            // A refused request leaves no trace, in this work or (dropped) rolled back.
-            work.tx().delete_reset_request(own).await?;
-            metrics::counter!("shop_password_reset_limited_total").increment(1);
-            return Err(RequestError::Limited);
+    check_limits_in(work, &keys, now, options).await?;
+    let links = match customer {
+        Some(customer) => vec![LinkToSend::new(
+            state,
+            customer,
+            options,
+            via.to_string(),
+            Some(client_ip),
+            None,
+        )?],
+        None => {
+            metrics::counter!("shop_password_reset_requested_total").increment(1);
+            Vec::new()
         }
+    };
+    write_links_in(work, &links, now, options).await
+}
+
+/// Records the request against its keys and refuses it if a limit is reached
+/// (the record is then taken back). With no key counted (protection "none")
+/// no limit can refuse and no later request would count this one: nothing to
+/// record.
+async fn check_limits_in(
+    work: &mut Work<'_>,
+    keys: &RequestKeys,
+    now: i64,
+    options: &PasswordOptions,
+) -> Result<(), RequestError> {
+    if keys.client_ip.is_none() && keys.email_key.is_none() {
+        return Ok(());
     }
-    if let Some((customer, mail)) = customer.zip(mail.as_ref()) {
-        let expires_at = now + options.link_lifetime_hours * 3600;
-        work.tx()
-            .replace_reset_link(customer.id, &token_hash(&token), now, expires_at)
-            .await?;
-        work.queue_mail(mail).await?;
-        let via = match audit {
-            // An administrator's (or a bulk job's) request names them.
-            Some(entry) => format!("{via}: {} {}", entry.admin_email, entry.detail),
-            None => via.to_string(),
-        };
-        let event = Event::ResetRequested { via: via.trim() };
-        events::record(work.tx(), customer.id, now, event, ip).await?;
+    work.tx().lock_reset_request_keys(keys).await?;
+    let own = work.tx().insert_reset_request(keys, now).await?;
+    let stats = work
+        .tx()
+        .reset_request_stats(keys, now - limits::WINDOW_SECONDS, own)
+        .await?;
+    if !allows(&stats, now, options) {
+        // A refused request leaves no trace, in this work or (dropped) rolled back.
+        work.tx().delete_reset_request(own).await?;
+        metrics::counter!("shop_password_reset_limited_total").increment(1);
+        return Err(RequestError::Limited);
     }
-    if let Some(entry) = audit {
-        work.tx().insert_audit(entry).await?;
+    Ok(())
+}
+
+/// A link the limits allowed, with everything written for it prepared.
+struct LinkToSend<'a> {
+    customer_id: i64,
+    token_hash: String,
+    mail: NewMail,
+    /// Where the request came from, on the customer's timeline.
+    via: String,
+    ip: Option<IpAddr>,
+    audit: Option<&'a AuditEntry>,
+}
+
+impl<'a> LinkToSend<'a> {
+    fn new(
+        state: &AppState,
+        customer: &CustomerRow,
+        options: &PasswordOptions,
+        via: String,
+        ip: Option<IpAddr>,
+        audit: Option<&'a AuditEntry>,
+    ) -> Result<LinkToSend<'a>, RequestError> {
+        let token = random_token();
+        let mail = mail::reset_link(state, customer, &token, options.link_lifetime_hours)?;
+        Ok(LinkToSend {
+            customer_id: customer.id,
+            token_hash: token_hash(&token),
+            mail,
+            via: via.trim().to_string(),
+            ip,
+            audit,
+        })
     }
-    metrics::counter!("shop_password_reset_requested_total").increment(1);
+}
+
+/// Writes the links (each replacing the customer's earlier one), their mails,
+/// timeline events and audit entries: one statement per step for the set.
+async fn write_links_in(
+    work: &mut Work<'_>,
+    links: &[LinkToSend<'_>],
+    now: i64,
+    options: &PasswordOptions,
+) -> Result<(), RequestError> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    let expires_at = now + options.link_lifetime_hours * 3600;
+    let hashes: Vec<(i64, &str)> = links
+        .iter()
+        .map(|l| (l.customer_id, l.token_hash.as_str()))
+        .collect();
+    work.tx()
+        .replace_reset_links(&hashes, now, expires_at)
+        .await?;
+    let mails: Vec<&NewMail> = links.iter().map(|l| &l.mail).collect();
+    work.queue_mails(&mails).await?;
+    let requested: Vec<_> = links
+        .iter()
+        .map(|l| {
+            let event = Event::ResetRequested { via: &l.via };
+            (l.customer_id, now, event, l.ip)
+        })
+        .collect();
+    events::record_each(work.tx(), &requested).await?;
+    let audits: Vec<&AuditEntry> = links.iter().filter_map(|l| l.audit).collect();
+    work.tx().insert_audits(&audits).await?;
+    metrics::counter!("shop_password_reset_requested_total").increment(links.len() as u64);
     Ok(())
 }
 

@@ -63,6 +63,41 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// Several messages at once (a bulk job's stretch): one multi-row INSERT
+    /// per chunk.
+    pub async fn enqueue_mails(
+        &mut self,
+        mails: &[&NewMail],
+        priority: MailPriority,
+        now: i64,
+    ) -> StoreResult<()> {
+        for chunk in mails.chunks(super::SET_CHUNK) {
+            let sql = format!(
+                "INSERT INTO mail_outbox (recipient, kind, subject, body_text, body_html, next_attempt_at, created_at, priority) \
+                 VALUES {}",
+                super::value_rows(chunk.len(), 8, &[])
+            );
+            on_tx!(self, |conn| {
+                let mut q = sqlx::query(&sql);
+                for mail in chunk {
+                    q = q
+                        .bind(&mail.recipient)
+                        .bind(mail.kind)
+                        .bind(&mail.subject)
+                        .bind(&mail.body_text)
+                        .bind(&mail.body_html)
+                        .bind(now)
+                        .bind(now)
+                        .bind(priority as i64);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(())
+    }
+}
+
 pub(super) async fn enqueue(
     tx: &mut Tx,
     mail: &NewMail,

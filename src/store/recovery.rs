@@ -139,6 +139,38 @@ impl Tx {
         Ok(())
     }
 
+    /// The same for several customers at once (a bulk job's stretch): one
+    /// multi-row upsert per chunk. `links` are (customer id, token hash).
+    pub async fn replace_reset_links(
+        &mut self,
+        links: &[(i64, &str)],
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        for chunk in links.chunks(super::SET_CHUNK) {
+            let sql = format!(
+                "INSERT INTO password_reset_tokens (customer_id, token_hash, created_at, expires_at) \
+                 VALUES {} ON CONFLICT (customer_id) DO UPDATE \
+                 SET token_hash = excluded.token_hash, created_at = excluded.created_at, \
+                     expires_at = excluded.expires_at",
+                super::value_rows(chunk.len(), 4, &[])
+            );
+            on_tx!(self, |conn| {
+                let mut q = sqlx::query(&sql);
+                for (customer_id, token_hash) in chunk {
+                    q = q
+                        .bind(*customer_id)
+                        .bind(*token_hash)
+                        .bind(now)
+                        .bind(expires_at);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })
+            .map_err(|e| super::context(e, "store reset links"))?;
+        }
+        Ok(())
+    }
+
     /// Uses up a live link of the customer's. False when it was used, replaced
     /// or expired meanwhile.
     pub async fn use_reset_link(
