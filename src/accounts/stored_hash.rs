@@ -142,6 +142,9 @@ impl StoredHash {
     }
 }
 
+/// Lanes a stored argon2 hash may name (argon2 itself allows 2^24 - 1).
+const MAX_LANES: u32 = 255;
+
 /// A native hash may ask for no more than a Magento hash may: memory up to one
 /// Magento step, work up to two.
 fn native_cost_allowed(phc: &PasswordHash<'_>) -> Result<(), HashFormatError> {
@@ -149,6 +152,16 @@ fn native_cost_allowed(phc: &PasswordHash<'_>) -> Result<(), HashFormatError> {
     // up to the parser, and the bound must hold for the one verification uses.
     let names: Vec<&str> = phc.params.iter().map(|(name, _)| name.as_str()).collect();
     if (1..names.len()).any(|i| names[..i].contains(&names[i])) {
+        return Err(HashFormatError::Unknown);
+    }
+    // argon2's own check multiplies the lanes by 8 in a u32, which overflows
+    // (a panic in a debug build) for `p=1000000000`: found by the fuzzer. No
+    // hash of ours or Magento's uses more than one lane.
+    if phc
+        .params
+        .get_decimal("p")
+        .is_some_and(|lanes| lanes > MAX_LANES)
+    {
         return Err(HashFormatError::Unknown);
     }
     let params = Params::try_from(phc).map_err(|_| HashFormatError::Unknown)?;
@@ -408,6 +421,26 @@ mod tests {
         assert!(StoredHash::parse(&native("m=19456,t=2,p=1")).is_ok());
         assert!(StoredHash::parse(&native("m=19456,m=19456,t=2,p=1")).is_err());
         assert!(StoredHash::parse(&native("m=99456,m=19456,p=1")).is_err());
+    }
+
+    #[test]
+    fn a_native_hash_with_absurd_lanes_is_refused_without_overflow() {
+        // Found by the stored_hash fuzz target (fuzz/regressions/stored_hash/lanes_overflow):
+        // argon2's parameter check overflowed on it.
+        let native = |params: &str| {
+            format!(
+                "$argon2id$v=19${params}$c2FsdHNhbHRzYWx0$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo0MTIzNDU"
+            )
+        };
+        assert_eq!(
+            StoredHash::parse(&native("t=2,p=1000000000")),
+            Err(HashFormatError::Unknown)
+        );
+        assert_eq!(
+            StoredHash::parse(&native("m=19456,t=2,p=4294967295")),
+            Err(HashFormatError::Unknown)
+        );
+        assert!(StoredHash::parse(&native("m=19456,t=2,p=4")).is_ok());
     }
 
     #[test]
