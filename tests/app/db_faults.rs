@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use shop_accounts::accounts::admins::{self, Role};
 use sqlx::Connection;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
@@ -128,29 +127,6 @@ async fn app_behind_proxy() -> (TestApp, DbProxy) {
     (app, proxy)
 }
 
-/// A browser signed in to the admin.
-async fn admin_client(app: &TestApp) -> Client {
-    admins::create(
-        &app.state,
-        ADMIN_EMAIL,
-        "Ada Admin",
-        Role::Administrator,
-        ADMIN_PASSWORD,
-        None,
-    )
-    .await
-    .expect("create administrator");
-    let client = app.client();
-    let response = client
-        .post_form(
-            "/admin/login",
-            &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
-        )
-        .await;
-    assert_eq!(location(&response), GRID, "the administrator signs in");
-    client
-}
-
 /// A response, and how long it took.
 async fn timed<F: std::future::Future<Output = reqwest::Response>>(
     request: F,
@@ -242,7 +218,9 @@ async fn postgres_cut_off_under_load_fails_fast_and_recovers() {
     let (mut app, proxy) = app_behind_proxy().await;
     app.register("outage@example.com", PASSWORD).await;
     app.set_option("protection_type", "none").await;
-    let admin = admin_client(&app).await;
+    let admin = app
+        .signed_in_administrator(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await;
     let visitor = app.client();
     visitor.form_key().await;
     let dutch = app.client();
@@ -372,7 +350,9 @@ async fn sqlite_locked_by_another_writer_answers_503_not_a_hang() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.register("locked@example.com", PASSWORD).await;
     app.set_option("protection_type", "none").await;
-    let admin = admin_client(&app).await;
+    let admin = app
+        .signed_in_administrator(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await;
     let visitor = app.client();
     visitor.form_key().await;
     let api = app.client();
@@ -459,7 +439,9 @@ async fn postgres_a_hung_statement_answers_503_within_the_statement_timeout() {
     let app = TestApp::spawn(Backend::Postgres).await;
     app.register("hung@example.com", PASSWORD).await;
     app.set_option("protection_type", "none").await;
-    let admin = admin_client(&app).await;
+    let admin = app
+        .signed_in_administrator(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await;
     let visitor = app.client();
     visitor.form_key().await;
     let serving = shop_accounts::store::Patience::SERVING;

@@ -336,6 +336,30 @@ impl TestApp {
         self.state.mail_queued.notify_one();
     }
 
+    /// A new Administrator (no two-factor), and a client signed in as them.
+    pub async fn signed_in_administrator(&self, email: &str, password: &str) -> Client {
+        shop_accounts::accounts::admins::create(
+            &self.state,
+            email,
+            "Ada Admin",
+            shop_accounts::accounts::admins::Role::Administrator,
+            password,
+            None,
+        )
+        .await
+        .expect("create administrator");
+        let client = self.client();
+        let response = client
+            .post_form("/admin/login", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(
+            location(&response),
+            "/admin/customers",
+            "the administrator signs in"
+        );
+        client
+    }
+
     /// A new browser-like client with its own cookies and its own client IP.
     pub fn client(&self) -> Client {
         static NEXT_IP: AtomicU32 = AtomicU32::new(1);

@@ -6,8 +6,6 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use shop_accounts::accounts::admins::{self, Role};
-
 use crate::helpers::*;
 use crate::smtp_sink::{Fault, SmtpSink};
 use crate::store_test;
@@ -100,28 +98,6 @@ async fn last_errors(app: &TestApp) -> Vec<String> {
         .iter()
         .map(|row| row.last_error.clone().unwrap_or_default())
         .collect()
-}
-
-async fn admin(app: &TestApp) -> Client {
-    admins::create(
-        &app.state,
-        ADMIN_EMAIL,
-        "Ada Admin",
-        Role::Administrator,
-        ADMIN_PASSWORD,
-        None,
-    )
-    .await
-    .expect("create administrator");
-    let client = app.client();
-    let response = client
-        .post_form(
-            "/admin/login",
-            &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
-        )
-        .await;
-    assert_eq!(location(&response), "/admin/customers");
-    client
 }
 
 store_test!(
@@ -250,7 +226,9 @@ store_test!(
     permanent_refusals_are_failed_and_shown_in_the_admin_mail_queue,
     |app: TestApp| async move {
         shopper(&app, "refused@example.com").await;
-        let admin = admin(&app).await;
+        let admin = app
+            .signed_in_administrator(ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await;
         app.smtp.set_fault(Fault::RefuseData);
         queue_resets(&app, "refused@example.com", 1).await;
         // Each step moves the clock past the backoff; stops once given up on.
