@@ -279,6 +279,9 @@ pub fn message_is_unavailable(message: &str) -> bool {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A pooled PostgreSQL connection idle this long is pinged before it is used.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// How long the database may keep a caller waiting.
 #[derive(Clone, Copy, Debug)]
 pub struct Patience {
@@ -358,6 +361,9 @@ impl Db {
                 .pragma("mmap_size", "1073741824");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                // A file cannot go away like a server: no ping before each use
+                // (sqlx still checks each connection when it comes back).
+                .test_before_acquire(false)
                 .acquire_timeout(patience.acquire)
                 .connect_with(options)
                 .await
@@ -384,8 +390,20 @@ impl Db {
                 // acquire connects again.
                 .acquire_timeout(patience.acquire)
                 // A connection that died with a server restart is found out
-                // (a ping) and replaced before it is handed to a request.
-                .test_before_acquire(true)
+                // and replaced before it is handed to a request: sqlx pings every
+                // connection as it comes back to the pool, and one that sat idle
+                // for a while (where a restart could have happened unseen) is
+                // pinged again before use. A ping before every use would be one
+                // more round trip on every request (`customers/me` is one query).
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_IDLE_AFTER {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;

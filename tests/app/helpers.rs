@@ -78,7 +78,8 @@ macro_rules! store_test_with {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn unique() -> String {
+/// A name no other test in this run has (process id and a counter).
+pub fn unique() -> String {
     format!(
         "{}_{}",
         std::process::id(),

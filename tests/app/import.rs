@@ -88,10 +88,12 @@ fn row(email: &str, first: &str, last: &str, hash: &str) -> String {
     )
 }
 
+/// Writes a file of its own: the SQLite and PostgreSQL halves of a test run at
+/// the same time in one process, so the name alone would be shared.
 fn write_file(name: &str, bytes: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join("shop-accounts-import-tests");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{}_{name}", std::process::id()));
+    let path = dir.join(format!("{}_{name}", crate::helpers::unique()));
     std::fs::write(&path, bytes).unwrap();
     path
 }

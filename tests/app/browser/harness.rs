@@ -1,4 +1,4 @@
-//! The browser harness: starts chromedriver (one browser at a time), and gives
+//! The browser harness: starts chromedriver (two browsers at a time), and gives
 //! the tours a `Browser` that navigates, fills, clicks, audits each page in the
 //! browser (`audit.js`), photographs the named ones and writes their index.
 
@@ -18,8 +18,9 @@ use shop_accounts::i18n::Locale;
 
 use crate::helpers::*;
 
-/// One browser at a time: two cores are shared by the whole test run.
-static ONE_BROWSER: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+/// Two browsers at a time: the tours are the longest chain of the test run, and
+/// the rest of it mostly waits; more would crowd the two cores it shares.
+static BROWSERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 static PROFILES: AtomicU32 = AtomicU32::new(0);
 
 /// The screen widths every photographed page is taken at.
@@ -56,7 +57,7 @@ impl Driver {
     /// Starts chromedriver; a test that cannot have a browser fails (these tests
     /// are ignored unless asked for, so asking for them without one is an error).
     async fn start(test: &str) -> (Driver, PathBuf) {
-        let permit = ONE_BROWSER.acquire().await.expect("semaphore");
+        let permit = BROWSERS.acquire().await.expect("semaphore");
         let driver = find_program("CHROMEDRIVER", &["chromedriver"]);
         let chrome = find_program(
             "CHROME_BIN",
