@@ -98,7 +98,7 @@ macro_rules! on_patient {
             $crate::store::Db::Sqlite($conn) => $body,
             $crate::store::Db::Postgres(pool) => {
                 async {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = $crate::store::begin_whole(pool).await?;
                     sqlx::query($crate::store::LIFT_STATEMENT_TIMEOUT)
                         .execute(&mut *tx)
                         .await?;
@@ -115,6 +115,25 @@ macro_rules! on_patient {
     };
 }
 pub(crate) use {on_patient, on_pool, on_tx};
+
+/// Begins a transaction in a task of its own, so that it cannot be dropped
+/// half-way. A visitor who closes the connection drops the request's future
+/// wherever it waits; dropped after BEGIN went out and before its answer,
+/// sqlx 0.8.6's `begin()` hands the connection back to the pool inside the
+/// transaction (its rollback guard counts the transaction only once BEGIN has
+/// answered), and every later "autocommit" statement on that connection stays
+/// uncommitted, holding its locks: seen as connections "idle in transaction"
+/// and a mail worker stuck on a row lock after a load test's clients hung up.
+/// Run to its end here, a transaction nobody waits for any more is dropped
+/// whole, which rolls it back.
+pub(crate) async fn begin_whole<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+) -> sqlx::Result<sqlx::Transaction<'static, DB>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .unwrap_or_else(|e| Err(sqlx::Error::Io(std::io::Error::other(e))))
+}
 
 /// Lifts the serving pool's statement timeout for the rest of a PostgreSQL
 /// transaction (see `on_patient!`).
@@ -425,8 +444,8 @@ impl Db {
 
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(begin_whole(pool).await?),
+            Db::Postgres(pool) => Tx::Postgres(begin_whole(pool).await?),
         })
     }
 

@@ -62,7 +62,15 @@ impl SessionStore {
 #[async_trait]
 impl session_store::SessionStore for SessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        on_store!(self, |s| s.create(record).await)?;
+        // The store's `create` is a transaction: run whole, in a task of its own
+        // (see `begin_whole`), even if the visitor has gone.
+        let store = self.clone();
+        let mut created = record.clone();
+        *record = tokio::spawn(async move {
+            on_store!(store, |s| s.create(&mut created).await).map(|()| created)
+        })
+        .await
+        .map_err(|e| session_store::Error::Backend(e.to_string()))??;
         if let Some(serde_json::Value::String(key)) = record.data.get(CUSTOMER_SESSION_KEY) {
             self.db
                 .set_customer_session_id(&crate::secrets::token_hash(key), &record.id.to_string())

@@ -18,6 +18,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::helpers::*;
+use crate::store_test;
+use shop_accounts::store::Db;
 
 const PASSWORD: &str = "correct-horse-9";
 const ADMIN_EMAIL: &str = "ada@shop.test";
@@ -541,3 +543,86 @@ async fn postgres_a_hung_statement_answers_503_within_the_statement_timeout() {
     assert_eq!(app.smtp.received().len(), 1, "{mails:?}");
     other.close().await.unwrap();
 }
+
+// A visitor who closes the connection drops the request's future wherever it
+// waits, the BEGIN of a transaction included. sqlx 0.8.6 then handed the
+// connection back to the pool inside that transaction (its rollback guard
+// counts the transaction only once BEGIN has answered), and every later
+// "autocommit" write on it stayed uncommitted: invisible to everyone else and
+// holding its locks (a benchmark's mail worker waited on such a row lock for
+// minutes). Requests cut off at every point of a reset, then writes through
+// the pool: each is seen at once from another connection.
+store_test!(
+    requests_cut_off_mid_transaction_leave_every_later_write_committed,
+    |app: TestApp| async move {
+        app.set_option("protection_type", "none").await;
+        for n in 0..5 {
+            app.register(&format!("cut{n}@example.com"), PASSWORD).await;
+        }
+        let address = app.address.trim_start_matches("http://").to_string();
+        let mut cut = tokio::task::JoinSet::new();
+        for n in 0..1500_u64 {
+            let address = address.clone();
+            cut.spawn(async move {
+                let body = format!(
+                    r#"{{"email":"cut{}@example.com","template":"email_reset","websiteId":1}}"#,
+                    n % 5
+                );
+                let request = format!(
+                    "PUT /rest/V1/customers/password HTTP/1.1\r\nHost: shop.test\r\n\
+                     Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let Ok(mut stream) = TcpStream::connect(&address).await else {
+                    return;
+                };
+                use tokio::io::AsyncWriteExt;
+                if stream.write_all(request.as_bytes()).await.is_err() {
+                    return;
+                }
+                // Hang up (a reset, not a polite close) 0–4 ms into the work.
+                tokio::time::sleep(Duration::from_micros(n * 2_654_435 % 4_000)).await;
+                // A zero linger resets at once; it cannot block the drop.
+                #[allow(deprecated)]
+                let _ = stream.set_linger(Some(Duration::ZERO));
+            });
+            if cut.len() >= 32 {
+                cut.join_next().await;
+            }
+        }
+        while cut.join_next().await.is_some() {}
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let db = app.db();
+        let other = Db::connect_tool(&app.database_url).await.unwrap();
+        for n in 0..40 {
+            let name = format!("probe.{n}");
+            let insert = "INSERT INTO settings (name, value) VALUES ($1, 'written')";
+            let count = "SELECT COUNT(*) FROM settings WHERE name = $1";
+            let seen: i64 = match (db, &other) {
+                (Db::Sqlite(pool), Db::Sqlite(other)) => {
+                    sqlx::query(insert).bind(&name).execute(pool).await.unwrap();
+                    sqlx::query_scalar(count)
+                        .bind(&name)
+                        .fetch_one(other)
+                        .await
+                        .unwrap()
+                }
+                (Db::Postgres(pool), Db::Postgres(other)) => {
+                    sqlx::query(insert).bind(&name).execute(pool).await.unwrap();
+                    sqlx::query_scalar(count)
+                        .bind(&name)
+                        .fetch_one(other)
+                        .await
+                        .unwrap()
+                }
+                _ => unreachable!("one store"),
+            };
+            assert_eq!(
+                seen, 1,
+                "write {n} is not committed: a pooled connection is inside an abandoned BEGIN"
+            );
+        }
+        other.close().await;
+    }
+);

@@ -78,6 +78,14 @@ macro_rules! store_test_with {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+fn address_in_use(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    })
+}
+
 /// A name no other test in this run has (process id and a counter).
 pub fn unique() -> String {
     format!(
@@ -240,9 +248,29 @@ impl TestApp {
         db.setting_or_insert("options.admin_two_factor", "optional")
             .await
             .expect("admin_two_factor for the suite");
-        let app = Application::build_with(config, db, clock)
-            .await
-            .expect("build app");
+        let mut port = port;
+        let mut tries = 0;
+        let app = loop {
+            match Application::build_with(config.clone(), db.clone(), clock.clone()).await {
+                Ok(app) => break app,
+                // The port was free when it was picked; another test's server or
+                // an outgoing connection has taken it since: pick another.
+                Err(e) if tries < 5 && address_in_use(&e) => {
+                    tries += 1;
+                    let next = StdListener::bind("127.0.0.1:0")
+                        .unwrap()
+                        .local_addr()
+                        .unwrap()
+                        .port();
+                    if config.base_url.as_str() == format!("http://127.0.0.1:{port}/") {
+                        config.base_url = format!("http://127.0.0.1:{next}").parse().unwrap();
+                    }
+                    config.listen = format!("127.0.0.1:{next}").parse().unwrap();
+                    port = next;
+                }
+                Err(e) => panic!("build app: {e:?}"),
+            }
+        };
         let state = app.state().clone();
         let metrics_address = app
             .metrics_port()
