@@ -155,6 +155,10 @@ for s in stores:
     w(f"- {s}, resident memory ≤ 40 MiB idle: {'met' if idle_ok else 'missed'} ({idle[1]}); "
       f"≤ 150 MiB under load: VmHWM {'met' if peak_ok else 'missed'} ({peak[1]}), "
       f"anonymous {'met' if anon_ok else 'missed'} ({anon_peak.group(1) + ' MiB' if anon_peak else '?'}).")
+for s in stores:
+    ready = ms(rows.get("start to ready (median of 3)", {}).get(s, ("", "", "", ""))[1])
+    if ready is not None:
+        w(f"- {s}, start to ready ≤ 300 ms on the filled database: {'met' if ready <= 300 else 'missed'} ({ready:.0f} ms).")
 w("")
 notes = pathlib.Path(__file__).with_name("NOTES.md")
 if notes.exists():
