@@ -22,6 +22,11 @@ enum Backend {
     Postgres(PostgresStore),
 }
 
+/// A second-precision UTC time in the text form the SQLite session store
+/// keeps expiries in.
+const EXPIRY_BOUND: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+
 /// The session value holding the key of a signed-in session's row.
 pub const CUSTOMER_SESSION_KEY: &str = "customer_session";
 
@@ -58,16 +63,20 @@ impl SessionStore {
         on_store!(self, |s| s.migrate().await)?;
         // The store's table has no index on expiry, so the janitor's purge of
         // expired sessions (at start and hourly) read the whole table, and every
-        // visitor who ever saw a form has a row. PostgreSQL's purge compares
-        // the column and can use an index; SQLite's wraps it in datetime(),
-        // which no index serves, so an index there would only cost writes.
-        if let Db::Postgres(pool) = &self.db {
-            sqlx::query(
-                "CREATE INDEX IF NOT EXISTS session_expiry ON tower_sessions.session (expiry_date)",
-            )
+        // visitor who ever saw a form has a row (290,000 rows and 145 MB read at
+        // every start of a benchmarked SQLite store).
+        let index = match &self.db {
+            Db::Sqlite(_) => {
+                "CREATE INDEX IF NOT EXISTS tower_sessions_expiry ON tower_sessions (expiry_date)"
+            }
+            Db::Postgres(_) => {
+                "CREATE INDEX IF NOT EXISTS session_expiry ON tower_sessions.session (expiry_date)"
+            }
+        };
+        super::on_pool!(&self.db, |pool| sqlx::query(index)
             .execute(pool)
-            .await?;
-        }
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 }
@@ -109,6 +118,21 @@ impl session_store::SessionStore for SessionStore {
 #[async_trait]
 impl ExpiredDeletion for SessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        on_store!(self, |s| s.delete_expired().await)
+        let Db::Sqlite(pool) = &self.db else {
+            return on_store!(self, |s| s.delete_expired().await);
+        };
+        // The SQLite store's own purge wraps the column in datetime(), which no
+        // index serves. Its expiries are RFC 3339 text in UTC ("…T18:03:39.17Z"),
+        // so comparing the text with a second-precision bound is comparing the
+        // times, up to the bound's second: the bound is a second in the past.
+        let bound = (time::OffsetDateTime::now_utc() - time::Duration::SECOND)
+            .format(EXPIRY_BOUND)
+            .map_err(|e| session_store::Error::Backend(e.to_string()))?;
+        sqlx::query("DELETE FROM tower_sessions WHERE expiry_date < $1")
+            .bind(bound)
+            .execute(pool)
+            .await
+            .map_err(|e| session_store::Error::Backend(e.to_string()))?;
+        Ok(())
     }
 }

@@ -669,3 +669,65 @@ store_test!(
         assert!(signs_in(&app, "jane@example.com", PASSWORD).await);
     }
 );
+
+// The janitor's purge of expired sessions (at start and hourly) deletes what
+// has expired and nothing else, through the expiry index on both stores.
+store_test!(
+    the_purge_deletes_expired_sessions_and_keeps_live_ones,
+    |app: TestApp| async move {
+        use shop_accounts::store::Db;
+        use tower_sessions::session::{Id, Record};
+        use tower_sessions::session_store::{ExpiredDeletion, SessionStore as _};
+
+        let store = shop_accounts::store::sessions::SessionStore::new(app.db().clone());
+        let now = time::OffsetDateTime::now_utc();
+        // Seconds from now: long gone, just gone, about to go, tomorrow.
+        let mut sessions = Vec::new();
+        for offset in [-30 * 86_400, -3, 60, 86_400] {
+            let mut record = Record {
+                id: Id::default(),
+                data: Default::default(),
+                expiry_date: now + time::Duration::seconds(offset),
+            };
+            store.create(&mut record).await.unwrap();
+            sessions.push((offset, record.id.to_string()));
+        }
+        store.delete_expired().await.unwrap();
+        for (offset, id) in sessions {
+            let rows: i64 = match app.db() {
+                Db::Sqlite(pool) => {
+                    sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions WHERE id = $1")
+                        .bind(&id)
+                        .fetch_one(pool)
+                        .await
+                        .unwrap()
+                }
+                Db::Postgres(pool) => {
+                    sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions.session WHERE id = $1")
+                        .bind(&id)
+                        .fetch_one(pool)
+                        .await
+                        .unwrap()
+                }
+            };
+            assert_eq!(
+                rows,
+                i64::from(offset > 0),
+                "the session expiring {offset} s from now"
+            );
+        }
+        if let Db::Sqlite(pool) = app.db() {
+            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+                "EXPLAIN QUERY PLAN DELETE FROM tower_sessions WHERE expiry_date < '2026-01-01T00:00:00Z'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            assert!(
+                plan.iter()
+                    .any(|(_, _, _, detail)| detail.contains("tower_sessions_expiry")),
+                "{plan:?}"
+            );
+        }
+    }
+);
