@@ -599,25 +599,8 @@ store_test!(
             let name = format!("probe.{n}");
             let insert = "INSERT INTO settings (name, value) VALUES ($1, 'written')";
             let count = "SELECT COUNT(*) FROM settings WHERE name = $1";
-            let seen: i64 = match (db, &other) {
-                (Db::Sqlite(pool), Db::Sqlite(other)) => {
-                    sqlx::query(insert).bind(&name).execute(pool).await.unwrap();
-                    sqlx::query_scalar(count)
-                        .bind(&name)
-                        .fetch_one(other)
-                        .await
-                        .unwrap()
-                }
-                (Db::Postgres(pool), Db::Postgres(other)) => {
-                    sqlx::query(insert).bind(&name).execute(pool).await.unwrap();
-                    sqlx::query_scalar(count)
-                        .bind(&name)
-                        .fetch_one(other)
-                        .await
-                        .unwrap()
-                }
-                _ => unreachable!("one store"),
-            };
+            execute_with(db, insert, &name).await;
+            let seen = scalar_with(&other, count, &name).await;
             assert_eq!(
                 seen, 1,
                 "write {n} is not committed: a pooled connection is inside an abandoned BEGIN"

@@ -78,6 +78,24 @@ macro_rules! store_test_with {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// A scalar query with one text parameter, on either store.
+pub async fn scalar_with(db: &Db, sql: &str, param: &str) -> i64 {
+    match db {
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).bind(param).fetch_one(pool).await,
+        Db::Postgres(pool) => sqlx::query_scalar(sql).bind(param).fetch_one(pool).await,
+    }
+    .unwrap()
+}
+
+/// A statement with one text parameter, on either store, outside any transaction.
+pub async fn execute_with(db: &Db, sql: &str, param: &str) {
+    match db {
+        Db::Sqlite(pool) => sqlx::query(sql).bind(param).execute(pool).await.map(|_| ()),
+        Db::Postgres(pool) => sqlx::query(sql).bind(param).execute(pool).await.map(|_| ()),
+    }
+    .unwrap()
+}
+
 fn address_in_use(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause

@@ -693,23 +693,13 @@ store_test!(
             sessions.push((offset, record.id.to_string()));
         }
         store.delete_expired().await.unwrap();
+        let table = match app.db() {
+            Db::Sqlite(_) => "tower_sessions",
+            Db::Postgres(_) => "tower_sessions.session",
+        };
         for (offset, id) in sessions {
-            let rows: i64 = match app.db() {
-                Db::Sqlite(pool) => {
-                    sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions WHERE id = $1")
-                        .bind(&id)
-                        .fetch_one(pool)
-                        .await
-                        .unwrap()
-                }
-                Db::Postgres(pool) => {
-                    sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions.session WHERE id = $1")
-                        .bind(&id)
-                        .fetch_one(pool)
-                        .await
-                        .unwrap()
-                }
-            };
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
+            let rows = scalar_with(app.db(), &sql, &id).await;
             assert_eq!(
                 rows,
                 i64::from(offset > 0),
