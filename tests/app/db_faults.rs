@@ -89,14 +89,28 @@ impl DbProxy {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    /// The server is back on the same port.
+    /// The server is back on the same port. While it was away an outgoing
+    /// connection of another test may have been given the port as its own end;
+    /// the bind waits for that connection to end, as a restarting server would.
     pub async fn resume(&self) {
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_reuseaddr(true).unwrap();
-        socket
-            .bind(format!("127.0.0.1:{}", self.port).parse().unwrap())
-            .unwrap();
-        self.serve(socket.listen(128).unwrap());
+        let address: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.set_reuseaddr(true).unwrap();
+            match socket.bind(address) {
+                Ok(()) => {
+                    self.serve(socket.listen(128).unwrap());
+                    return;
+                }
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("the proxy cannot listen on {address} again: {e}"),
+            }
+        }
     }
 }
 
