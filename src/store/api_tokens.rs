@@ -227,19 +227,13 @@ impl Tx {
             })
             .map_err(|e| super::context(e, "revoke API tokens"))?;
             owners.extend(revoked);
-            let sql = format!(
-                "UPDATE customers SET api_token_count = 0 WHERE id IN ({})",
-                super::param_list(1, chunk.len())
-            );
-            on_tx!(self, |conn| {
-                let mut q = sqlx::query(&sql);
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.execute(conn).await.map(|r| r.rows_affected())
-            })
-            .map_err(|e| super::context(e, "reset the API token count"))?;
         }
+        self.execute_for_ids(
+            "UPDATE customers SET api_token_count = 0 WHERE id IN ({ids})",
+            customer_ids,
+            "reset the API token count",
+        )
+        .await?;
         Ok(owners)
     }
 }

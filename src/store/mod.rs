@@ -479,6 +479,30 @@ impl Tx {
         }
         Ok(())
     }
+
+    /// Runs `statement` for a set of ids, `SET_CHUNK` at a time: `{ids}` in it
+    /// stands for the chunk's id parameters (`$1, $2, …`). Returns the rows it
+    /// touched; `what` names the step in an error.
+    pub(crate) async fn execute_for_ids(
+        &mut self,
+        statement: &str,
+        ids: &[i64],
+        what: &'static str,
+    ) -> StoreResult<u64> {
+        let mut touched = 0;
+        for chunk in ids.chunks(SET_CHUNK) {
+            let sql = statement.replace("{ids}", &param_list(1, chunk.len()));
+            touched += on_tx!(self, |conn| {
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(conn).await.map(|r| r.rows_affected())
+            })
+            .map_err(|e| context(e, what))?;
+        }
+        Ok(touched)
+    }
 }
 
 #[cfg(test)]

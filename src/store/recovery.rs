@@ -194,20 +194,12 @@ impl Tx {
 
     /// Every outstanding link of a set of customers dies.
     pub async fn delete_reset_links_of(&mut self, customer_ids: &[i64]) -> StoreResult<()> {
-        for chunk in customer_ids.chunks(super::SET_CHUNK) {
-            let sql = format!(
-                "DELETE FROM password_reset_tokens WHERE customer_id IN ({})",
-                super::param_list(1, chunk.len())
-            );
-            on_tx!(self, |conn| {
-                let mut q = sqlx::query(&sql);
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.execute(conn).await.map(|r| r.rows_affected())
-            })
-            .map_err(|e| super::context(e, "delete reset links"))?;
-        }
+        self.execute_for_ids(
+            "DELETE FROM password_reset_tokens WHERE customer_id IN ({ids})",
+            customer_ids,
+            "delete reset links",
+        )
+        .await?;
         Ok(())
     }
 }

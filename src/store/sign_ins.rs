@@ -203,21 +203,11 @@ impl Tx {
 
     /// Clears the lockouts of a set of accounts (a bulk Unlock's stretch).
     pub async fn clear_lockouts(&mut self, table: AccountTable, ids: &[i64]) -> StoreResult<()> {
-        for chunk in ids.chunks(super::SET_CHUNK) {
-            let sql = format!(
-                "UPDATE {} SET failed_sign_ins = 0, locked_until = NULL WHERE id IN ({})",
-                table.name(),
-                super::param_list(1, chunk.len())
-            );
-            on_tx!(self, |conn| {
-                let mut q = sqlx::query(&sql);
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.execute(conn).await.map(|r| r.rows_affected())
-            })
-            .map_err(|e| super::context(e, "clear lockouts"))?;
-        }
+        let sql = format!(
+            "UPDATE {} SET failed_sign_ins = 0, locked_until = NULL WHERE id IN ({{ids}})",
+            table.name()
+        );
+        self.execute_for_ids(&sql, ids, "clear lockouts").await?;
         Ok(())
     }
 }

@@ -207,20 +207,7 @@ async fn check_search_and_sort(db: &Db) {
         let want: Vec<i64> = expected.iter().map(|p| p.id).collect();
         assert_eq!(got, want, "rows for {keyword:?} sorted by name");
         // A pager link's keyset: the rows after any one of them.
-        for (i, anchor) in want.iter().enumerate() {
-            let q = CustomerGridQuery {
-                after: Some(*anchor),
-                ..query(keyword, GridSort::Name, false)
-            };
-            let got: Vec<i64> = db
-                .customer_grid(&q)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.id)
-                .collect();
-            assert_eq!(got, want[i + 1..], "rows after {anchor} for {keyword:?}");
-        }
+        assert_rows_after_each(db, query(keyword, GridSort::Name, false), &want).await;
 
         // Email descending.
         expected
@@ -235,24 +222,26 @@ async fn check_search_and_sort(db: &Db) {
             got, want,
             "rows for {keyword:?} sorted by email, descending"
         );
-        for (i, anchor) in want.iter().enumerate() {
-            let q = CustomerGridQuery {
-                after: Some(*anchor),
-                ..query(keyword, GridSort::Email, true)
-            };
-            let got: Vec<i64> = db
-                .customer_grid(&q)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.id)
-                .collect();
-            assert_eq!(
-                got,
-                want[i + 1..],
-                "rows after {anchor} for {keyword:?} by email, descending"
-            );
-        }
+        assert_rows_after_each(db, query(keyword, GridSort::Email, true), &want).await;
+    }
+}
+
+/// The keyset of a pager link: after each row of `want` (the whole result of
+/// `grid`, in order), the grid continues with exactly the rows that follow it.
+async fn assert_rows_after_each(db: &Db, grid: CustomerGridQuery, want: &[i64]) {
+    for (i, anchor) in want.iter().enumerate() {
+        let q = CustomerGridQuery {
+            after: Some(*anchor),
+            ..grid.clone()
+        };
+        let got: Vec<i64> = db
+            .customer_grid(&q)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(got, want[i + 1..], "rows after {anchor} for {grid:?}");
     }
 }
 
