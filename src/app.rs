@@ -18,6 +18,7 @@ use crate::http::{self, ConnectionLimits};
 use crate::jobs::JobRunner;
 use crate::mail::{MailWorker, Transport};
 use crate::recovery;
+use crate::recovery::ResetWriter;
 use crate::secrets::{ServerKeys, load_sealing_keys};
 use crate::state::AppState;
 use crate::store::Db;
@@ -67,6 +68,7 @@ impl Application {
             keys,
             sealing,
             mail_queued: Arc::new(Notify::new()),
+            resets: ResetWriter::new(),
         };
         let transport = Transport::from_config(&state.config)?;
         let worker = MailWorker::new(state.clone(), transport)?;
@@ -235,5 +237,6 @@ pub async fn tool_state(config: Config) -> anyhow::Result<AppState> {
         keys,
         sealing,
         mail_queued: Arc::new(Notify::new()),
+        resets: ResetWriter::new(),
     })
 }

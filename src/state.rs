@@ -5,6 +5,7 @@ use tokio::sync::Notify;
 use crate::accounts::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::recovery::ResetWriter;
 use crate::secrets::{SealingKeys, ServerKeys};
 use crate::store::Db;
 
@@ -20,6 +21,8 @@ pub struct AppState {
     pub sealing: SealingKeys,
     /// Wakes this instance's mail worker when a message was queued.
     pub mail_queued: Arc<Notify>,
+    /// Writes storefront and REST reset requests in groups (src/recovery/group.rs).
+    pub resets: Arc<ResetWriter>,
 }
 
 impl AppState {

@@ -14,6 +14,7 @@ use tower_sessions::session::Error as SessionError;
 use super::cookies;
 use super::csrf::CsrfSeed;
 use super::errors::AppError;
+use super::flash::FlashJar;
 use crate::accounts::admins::{self, Admin};
 use crate::accounts::security::{self, Browser};
 use crate::config::Config;
@@ -266,6 +267,8 @@ pub struct Visitor {
     pub user_agent: String,
     /// The request's headers, for the cookies a page reads itself (device cookies).
     pub headers: HeaderMap,
+    /// The flash messages of the request's cookie (src/http/flash.rs).
+    flashes: FlashJar,
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -283,6 +286,11 @@ impl FromRequestParts<AppState> for Visitor {
             .get::<CsrfSeed>()
             .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no CSRF layer")))?;
+        let flashes = parts
+            .extensions
+            .get::<FlashJar>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no flash layer")))?;
         Ok(Visitor {
             state: state.clone(),
             session,
@@ -297,6 +305,7 @@ impl FromRequestParts<AppState> for Visitor {
                 .unwrap_or("")
                 .to_string(),
             headers: parts.headers.clone(),
+            flashes,
         })
     }
 }
@@ -338,13 +347,16 @@ impl Visitor {
         .await
     }
 
+    /// Into the flash cookie; a message too large for it goes to the session.
     async fn push_flash(&self, flash: Flash) -> Result<(), AppError> {
-        let mut flashes: Vec<Flash> = self.session.get(FLASH).await?.unwrap_or_default();
-        if flashes.iter().any(|f| f.text == flash.text) {
+        let mut in_session: Vec<Flash> = self.session.get(FLASH).await?.unwrap_or_default();
+        if self.flashes.contains(&flash.text) || in_session.iter().any(|f| f.text == flash.text) {
             return Ok(()); // the same message twice says nothing new
         }
-        flashes.push(flash);
-        self.session.insert(FLASH, flashes).await?;
+        if let Err(flash) = self.flashes.push(flash, self.state.keys.flash_key()) {
+            in_session.push(flash);
+            self.session.insert(FLASH, in_session).await?;
+        }
         Ok(())
     }
 
@@ -352,13 +364,16 @@ impl Visitor {
         self.flash(kind, self.t(key)).await
     }
 
-    /// Takes the pending flash messages; touches the store only if there are some.
+    /// Takes the pending flash messages: the cookie's, then any the session
+    /// kept (touched only if there are some).
     pub async fn take_flashes(&self) -> Result<Vec<Flash>, AppError> {
-        let pending: Option<Vec<Flash>> = self.session.get(FLASH).await?;
-        if pending.is_some() {
+        let mut flashes = self.flashes.take();
+        let in_session: Option<Vec<Flash>> = self.session.get(FLASH).await?;
+        if let Some(kept) = in_session {
             self.session.remove_value(FLASH).await?;
+            flashes.extend(kept);
         }
-        Ok(pending.unwrap_or_default())
+        Ok(flashes)
     }
 
     /// Reads a value from the session without marking it changed.

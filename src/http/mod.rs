@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod csv_export;
 mod error_pages;
 pub mod errors;
+mod flash;
 mod framing;
 mod ops;
 pub mod page;
@@ -101,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .merge(storefront)
         .merge(admin)
         .merge(ops::language_router())
+        .layer(from_fn_with_state(state.clone(), flash::carry))
         .layer(from_fn_with_state(state.clone(), csrf::protect))
         .layer(from_fn_with_state(state.clone(), error_pages::render))
         .layer(SetResponseHeaderLayer::if_not_present(

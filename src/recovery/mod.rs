@@ -1,11 +1,13 @@
 //! Password recovery: one "send a reset link" for storefront, REST and admin, the
 //! request limits, and setting the new password from a link.
 
+mod group;
 pub mod guessing;
 pub mod limits;
 pub mod not_me;
 mod token;
 
+pub use group::ResetWriter;
 pub use limits::allows;
 pub use token::ResetToken;
 
@@ -59,7 +61,18 @@ pub async fn request_reset(
     let email = Email::parse(email).map_err(RequestError::InvalidEmail)?;
     let options = PasswordOptions::load(&state.db).await?;
     let customer = state.db.customer_by_email_key(&email.key()).await?;
-    send_link(state, &email, customer.as_ref(), &options, requester).await
+    let protection = options.protection_type;
+    if customer.is_none() && !protection.counts_ip() && !protection.counts_email() {
+        // No account and no limit counting: nothing to write, same answer.
+        metrics::counter!("shop_password_reset_requested_total").increment(1);
+        return Ok(());
+    }
+    let request = group::ResetRequest {
+        email,
+        customer,
+        requester,
+    };
+    state.resets.write(state, request).await
 }
 
 /// The audit action of an administrator's Reset Password that the request
@@ -142,58 +155,6 @@ pub async fn admin_reset_in(
     }
     write_links_in(work, &links, now, options).await?;
     Ok(outcomes)
-}
-
-async fn send_link(
-    state: &AppState,
-    email: &Email,
-    customer: Option<&CustomerRow>,
-    options: &PasswordOptions,
-    requester: Requester,
-) -> Result<(), RequestError> {
-    let counted = options.protection_type.counts_ip() || options.protection_type.counts_email();
-    if customer.is_none() && !counted {
-        // No account and no limit counting: nothing to write, same answer.
-        metrics::counter!("shop_password_reset_requested_total").increment(1);
-        return Ok(());
-    }
-    let mut work = Work::begin(state).await?;
-    send_link_in(state, &mut work, email, customer, options, requester).await?;
-    work.commit().await?;
-    Ok(())
-}
-
-async fn send_link_in(
-    state: &AppState,
-    work: &mut Work<'_>,
-    email: &Email,
-    customer: Option<&CustomerRow>,
-    options: &PasswordOptions,
-    requester: Requester,
-) -> Result<(), RequestError> {
-    let Requester::Visitor { client_ip, via } = requester;
-    let protection = options.protection_type;
-    let keys = RequestKeys {
-        client_ip: protection.counts_ip().then(|| limits::limit_key(client_ip)),
-        email_key: protection.counts_email().then(|| email.key()),
-    };
-    let now = state.now();
-    check_limits_in(work, &keys, now, options).await?;
-    let links = match customer {
-        Some(customer) => vec![LinkToSend::new(
-            state,
-            customer,
-            options,
-            via.to_string(),
-            Some(client_ip),
-            None,
-        )?],
-        None => {
-            metrics::counter!("shop_password_reset_requested_total").increment(1);
-            Vec::new()
-        }
-    };
-    write_links_in(work, &links, now, options).await
 }
 
 /// Records the request against its keys and refuses it if a limit is reached

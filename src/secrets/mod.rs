@@ -38,6 +38,9 @@ pub fn token_hash(token: &str) -> String {
 pub struct ServerKeys {
     csrf: Vec<u8>,
     device: Vec<u8>,
+    /// Signs the flash-message cookie; derived from the CSRF key, so it needs
+    /// no setting of its own.
+    flash: Vec<u8>,
 }
 
 impl std::fmt::Debug for ServerKeys {
@@ -54,9 +57,11 @@ impl ServerKeys {
         let device = db
             .setting_or_insert("secret.device_key", &random_token())
             .await?;
+        let flash = mac(csrf.as_bytes(), "key:flash-cookie").into_bytes();
         Ok(ServerKeys {
             csrf: csrf.into_bytes(),
             device: device.into_bytes(),
+            flash,
         })
     }
 
@@ -69,9 +74,15 @@ impl ServerKeys {
     pub fn device_mac(&self, message: &str) -> String {
         mac(&self.device, message)
     }
+
+    /// The key of the flash-message cookie's HMAC (src/http/flash.rs).
+    pub fn flash_key(&self) -> &[u8] {
+        &self.flash
+    }
 }
 
-fn mac(key: &[u8], message: &str) -> String {
+/// HMAC-SHA256 of `message` under `key`, base64url.
+pub fn mac(key: &[u8], message: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(message.as_bytes());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())

@@ -1203,3 +1203,178 @@ store_test!(
         assert_eq!(location(&guesser.get(&path_of(&fresh)).await), CREATE);
     }
 );
+
+/// Rows in the session store.
+async fn session_rows(app: &TestApp) -> i64 {
+    let sql = match app.db() {
+        shop_accounts::store::Db::Sqlite(_) => {
+            "SELECT COUNT(*) + 0 * length($1) FROM tower_sessions"
+        }
+        shop_accounts::store::Db::Postgres(_) => {
+            "SELECT COUNT(*) + 0 * length($1) FROM tower_sessions.session"
+        }
+    };
+    scalar_with(app.db(), sql, "").await
+}
+
+store_test!(
+    a_reset_request_writes_no_session_its_message_comes_in_a_signed_cookie,
+    |app: TestApp| async move {
+        app.register("cookie@example.com", PASSWORD).await;
+        let sessions = session_rows(&app).await;
+        let client = app.client();
+        let response = client.request_reset("cookie@example.com").await;
+        assert_eq!(location(&response), "/customer/account/login");
+        let cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        assert!(
+            cookies
+                .iter()
+                .any(|c| c.starts_with("flash=") && c.contains("HttpOnly")),
+            "{cookies:?}"
+        );
+        assert!(
+            !cookies.iter().any(|c| c.contains("session")),
+            "{cookies:?}"
+        );
+        assert_eq!(
+            flashes(&client.follow(&response).await),
+            vec![sent_message("cookie@example.com")]
+        );
+        // Shown once: the page cleared the cookie.
+        let again = client.get_text("/customer/account/login").await;
+        assert!(flashes(&again).is_empty());
+        assert_eq!(session_rows(&app).await, sessions, "no session was written");
+        app.smtp.wait_for(1).await;
+
+        // A cookie the server did not sign shows nothing.
+        let forged = "W3sia2luZCI6ImVycm9yIiwidGV4dCI6IkNhbGwgKzEgNTU1In1d.bm90LWEtbWFj";
+        let page = reqwest::Client::new()
+            .get(client.url("/customer/account/login"))
+            .header("cookie", format!("flash={forged}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(flashes(&page).is_empty(), "{:?}", flashes(&page));
+        assert!(!page.contains("Call +1 555"));
+    }
+);
+
+/// Holds the reset-link table for `hold`: SQLite's write lock, or a PostgreSQL
+/// table lock, taken before it returns.
+async fn hold_reset_links(app: &TestApp, hold: Duration) -> tokio::task::JoinHandle<()> {
+    let (locked, is_locked) = tokio::sync::oneshot::channel();
+    let db = app.db().clone();
+    let task = tokio::spawn(async move {
+        match db {
+            shop_accounts::store::Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                locked.send(()).unwrap();
+                tokio::time::sleep(hold).await;
+                sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+            }
+            shop_accounts::store::Db::Postgres(pool) => {
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("LOCK TABLE password_reset_tokens IN EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                locked.send(()).unwrap();
+                tokio::time::sleep(hold).await;
+                tx.rollback().await.unwrap();
+            }
+        }
+    });
+    is_locked.await.unwrap();
+    task
+}
+
+store_test!(
+    reset_requests_that_arrive_together_are_written_together_each_with_its_own_link,
+    |app: TestApp| async move {
+        app.set_option("protection_type", "none").await;
+        let emails: Vec<String> = (0..8).map(|i| format!("group{i}@example.com")).collect();
+        for email in &emails {
+            app.register(email, PASSWORD).await;
+        }
+        let groups_before = app.state.resets.groups_written();
+        let clients: Vec<Client> = (0..10).map(|_| app.client()).collect();
+        for client in &clients {
+            client.form_key().await;
+        }
+        // The first request's group waits for the lock; the nine that come
+        // meanwhile (one customer three times) wait for the next group.
+        // (Well within the 1.5 s a serving statement waits for a lock.)
+        let held = hold_reset_links(&app, Duration::from_millis(900)).await;
+        let first = clients[0].request_reset(&emails[0]);
+        let mut asked: Vec<&str> = emails[1..].iter().map(String::as_str).collect();
+        asked.extend(["group1@example.com", "group1@example.com"]);
+        let rest = async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            futures_util::future::join_all(
+                clients[1..]
+                    .iter()
+                    .zip(&asked)
+                    .map(|(client, email)| client.request_reset(email)),
+            )
+            .await
+        };
+        let (first, rest, held) = tokio::join!(first, rest, held);
+        held.unwrap();
+        assert_eq!(first.status(), 303);
+        for response in &rest {
+            assert_eq!(location(response), "/customer/account/login");
+        }
+        let written = app.state.resets.groups_written() - groups_before;
+        // group1's three requests go in three groups; the other requests
+        // that waited for the lock share theirs.
+        assert!(
+            (3..=6).contains(&written),
+            "10 requests in {written} groups"
+        );
+        // Every request got its mail; each customer holds one live link, the
+        // last one sent to group1.
+        let mut mails = Vec::new();
+        for _ in 0..200 {
+            mails = app.smtp.received();
+            if mails.iter().filter_map(reset_link).count() >= 10 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let links: i64 = scalar_with(
+            app.db(),
+            "SELECT COUNT(*) + 0 * length($1) FROM password_reset_tokens",
+            "",
+        )
+        .await;
+        assert_eq!(links, 8);
+        for email in &emails {
+            assert!(!mails_to(&mails, email).is_empty(), "a mail for {email}");
+        }
+        let group1: Vec<String> = mails_to(&mails, "group1@example.com")
+            .into_iter()
+            .filter_map(reset_link)
+            .collect();
+        assert_eq!(group1.len(), 3);
+        let mut live = 0;
+        for link in &group1 {
+            let opened = app.client().get(&path_of(link)).await;
+            if location(&opened) == CREATE {
+                live += 1;
+            }
+        }
+        assert_eq!(live, 1, "a customer's newest link replaced the others");
+    }
+);
