@@ -118,11 +118,11 @@ store_test!(
     a_planted_session_cannot_use_the_victims_reset_link,
     |app: TestApp| async move {
         app.register("victim@example.com", PASSWORD).await;
-        // The attacker gets a session from the server (a failed sign-in leaves
-        // a message in it) and keeps its cookie.
+        // The attacker gets a session from the server (the forgot form keeps a
+        // mistyped address in it) and keeps its cookie.
         let attacker = app.client();
-        let failed = attacker.sign_in("nobody@example.com", "wrong-guess").await;
-        let planted = set_cookie(&failed, "shop_session").expect("a session cookie");
+        let mistyped = attacker.request_reset("not-an-address").await;
+        let planted = set_cookie(&mistyped, "shop_session").expect("a session cookie");
 
         // The victim's browser carries the planted cookie and opens their link.
         let victim = PlantedBrowser::new(&app, "10.200.0.1", &format!("shop_session={planted}"));
@@ -170,8 +170,9 @@ store_test!(
     |app: TestApp| async move {
         app.register("cycle@example.com", PASSWORD).await;
         let client = app.client();
-        let failed = client.sign_in("cycle@example.com", "wrong-guess").await;
-        let before = set_cookie(&failed, "shop_session").expect("a session cookie");
+        // A session before signing in: the forgot form keeps a mistyped address.
+        let mistyped = client.request_reset("not-an-address").await;
+        let before = set_cookie(&mistyped, "shop_session").expect("a session cookie");
         let signed_in = client.sign_in("cycle@example.com", PASSWORD).await;
         assert_eq!(location(&signed_in), "/customer/account");
         let after_sign_in = set_cookie(&signed_in, "shop_session").expect("a session cookie");
@@ -209,14 +210,16 @@ store_test!(
         )
         .await
         .unwrap();
+        // A session this browser already had (its own earlier sign-in) is
+        // not the one a new sign-in goes on in.
         let admin = app.client();
-        let failed = admin
+        let first = admin
             .post_form(
                 "/admin/login",
-                &[("email", ADMIN_EMAIL), ("password", "wrong-guess")],
+                &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
             )
             .await;
-        let before = set_cookie(&failed, "admin_session").expect("an admin session cookie");
+        let before = set_cookie(&first, "admin_session").expect("an admin session cookie");
         let signed_in = admin
             .post_form(
                 "/admin/login",
@@ -271,18 +274,37 @@ async fn https_cookies_are_host_only(backend: Backend) {
     let key = extract_form_key(&page.text().await.unwrap()).unwrap();
     let cookie = format!("__Host-form_seed={seed}");
 
-    for (path, session) in [
-        ("/customer/account/login", "__Host-shop_session"),
-        ("/admin/login", "__Host-admin_session"),
+    // A failed sign-in's message comes in the flash cookie; a mistyped address
+    // on the forgot form is kept in a storefront session; an administrator's
+    // sign-in starts an admin session.
+    for (path, fields, set) in [
+        (
+            "/customer/account/login",
+            [("email", ADMIN_EMAIL), ("password", "wrong-guess")],
+            "__Host-flash",
+        ),
+        (
+            "/admin/login",
+            [("email", ADMIN_EMAIL), ("password", "wrong-guess")],
+            "__Host-admin_flash",
+        ),
+        (
+            "/customer/account/forgotpassword",
+            [("email", "not-an-address"), ("unused", "")],
+            "__Host-shop_session",
+        ),
+        (
+            "/admin/login",
+            [("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)],
+            "__Host-admin_session",
+        ),
     ] {
+        let mut form = fields.to_vec();
+        form.push(("form_key", &key));
         let response = http
             .post(url(path))
             .header("cookie", &cookie)
-            .form(&[
-                ("email", ADMIN_EMAIL),
-                ("password", "wrong-guess"),
-                ("form_key", &key),
-            ])
+            .form(&form)
             .send()
             .await
             .unwrap();
@@ -291,7 +313,7 @@ async fn https_cookies_are_host_only(backend: Backend) {
             303,
             "the seed is read under its new name"
         );
-        let line = set_cookie_line(&response, session).expect("a __Host- session cookie");
+        let line = set_cookie_line(&response, set).unwrap_or_else(|| panic!("a {set} cookie"));
         assert!(host_only(&line), "{line}");
     }
 
