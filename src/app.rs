@@ -162,6 +162,7 @@ impl Application {
             let _ = jobs.await;
         }
         let _ = janitor.await;
+        state.resets.stop();
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())

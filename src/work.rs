@@ -4,7 +4,7 @@
 //! in one place, so no use case can forget it or do it for a rolled-back change.
 
 use crate::state::AppState;
-use crate::store::{MailPriority, NewMail, StoreResult, Tx};
+use crate::store::{Db, MailPriority, NewMail, StoreResult, Tx};
 
 pub struct Work<'a> {
     state: &'a AppState,
@@ -15,9 +15,14 @@ pub struct Work<'a> {
 
 impl<'a> Work<'a> {
     pub async fn begin(state: &'a AppState) -> StoreResult<Work<'a>> {
+        Work::begin_on(state, &state.db).await
+    }
+
+    /// Work on a pool of the caller's own (`Db::dedicated`) on the same database.
+    pub async fn begin_on(state: &'a AppState, db: &Db) -> StoreResult<Work<'a>> {
         Ok(Work {
             state,
-            tx: state.db.begin().await?,
+            tx: db.begin().await?,
             queued_mail: Vec::new(),
             mail_priority: MailPriority::Single,
         })

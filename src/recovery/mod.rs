@@ -67,10 +67,17 @@ pub async fn request_reset(
         metrics::counter!("shop_password_reset_requested_total").increment(1);
         return Ok(());
     }
+    let Requester::Visitor { client_ip, via } = requester;
+    // The link and its mail are made here, in the request's own task: the
+    // writer of the group only writes.
+    let link = customer
+        .map(|c| LinkToSend::new(state, &c, &options, via.to_string(), Some(client_ip), None))
+        .transpose()?;
     let request = group::ResetRequest {
         email,
-        customer,
-        requester,
+        options,
+        client_ip,
+        link,
     };
     state.resets.write(state, request).await
 }
@@ -153,7 +160,8 @@ pub async fn admin_reset_in(
             Err(e) => return Err(e),
         }
     }
-    write_links_in(work, &links, now, options).await?;
+    let links: Vec<&LinkToSend> = links.iter().collect();
+    write_links_in(work, &links, now).await?;
     Ok(outcomes)
 }
 
@@ -194,6 +202,8 @@ struct LinkToSend<'a> {
     via: String,
     ip: Option<IpAddr>,
     audit: Option<&'a AuditEntry>,
+    /// The link's lifetime, as its mail states it.
+    lifetime_hours: i64,
 }
 
 impl<'a> LinkToSend<'a> {
@@ -214,6 +224,7 @@ impl<'a> LinkToSend<'a> {
             via: via.trim().to_string(),
             ip,
             audit,
+            lifetime_hours: options.link_lifetime_hours,
         })
     }
 }
@@ -222,21 +233,26 @@ impl<'a> LinkToSend<'a> {
 /// timeline events and audit entries: one statement per step for the set.
 async fn write_links_in(
     work: &mut Work<'_>,
-    links: &[LinkToSend<'_>],
+    links: &[&LinkToSend<'_>],
     now: i64,
-    options: &PasswordOptions,
 ) -> Result<(), RequestError> {
     if links.is_empty() {
         return Ok(());
     }
-    let expires_at = now + options.link_lifetime_hours * 3600;
-    let hashes: Vec<(i64, &str)> = links
-        .iter()
-        .map(|l| (l.customer_id, l.token_hash.as_str()))
-        .collect();
-    work.tx()
-        .replace_reset_links(&hashes, now, expires_at)
-        .await?;
+    // One lifetime for all, unless the options changed while they were made.
+    let mut lifetimes: Vec<i64> = links.iter().map(|l| l.lifetime_hours).collect();
+    lifetimes.sort_unstable();
+    lifetimes.dedup();
+    for lifetime in lifetimes {
+        let hashes: Vec<(i64, &str)> = links
+            .iter()
+            .filter(|l| l.lifetime_hours == lifetime)
+            .map(|l| (l.customer_id, l.token_hash.as_str()))
+            .collect();
+        work.tx()
+            .replace_reset_links(&hashes, now, now + lifetime * 3600)
+            .await?;
+    }
     let mails: Vec<&NewMail> = links.iter().map(|l| &l.mail).collect();
     work.queue_mails(&mails).await?;
     let requested: Vec<_> = links

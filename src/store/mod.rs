@@ -340,6 +340,40 @@ impl Patience {
     };
 }
 
+fn sqlite_pool(connections: u32, acquire: Duration) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(connections)
+        // A file cannot go away like a server: no ping before each use
+        // (sqlx still checks each connection when it comes back).
+        .test_before_acquire(false)
+        .acquire_timeout(acquire)
+}
+
+fn postgres_pool(connections: u32, acquire: Duration) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(connections)
+        // Bounds the wait for a free connection and every (re)connect
+        // attempt: while the server is away a request fails after this
+        // with `PoolTimedOut` (503), and once it is back the next
+        // acquire connects again.
+        .acquire_timeout(acquire)
+        // A connection that died with a server restart is found out
+        // and replaced before it is handed to a request: sqlx pings every
+        // connection as it comes back to the pool, and one that sat idle
+        // for a while (where a restart could have happened unseen) is
+        // pinged again before use. A ping before every use would be one
+        // more round trip on every request (`customers/me` is one query).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl Db {
     /// Connects with the serving instance's short waits ([`Patience::SERVING`]).
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
@@ -378,12 +412,7 @@ impl Db {
                 // searches from ~130 ms to ~15 ms (benches/grid.rs). Address space
                 // only; the OS pages it in as needed.
                 .pragma("mmap_size", "1073741824");
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                // A file cannot go away like a server: no ping before each use
-                // (sqlx still checks each connection when it comes back).
-                .test_before_acquire(false)
-                .acquire_timeout(patience.acquire)
+            let pool = sqlite_pool(8, patience.acquire)
                 .connect_with(options)
                 .await
                 .with_context(|| format!("cannot open the SQLite database {file}"))?;
@@ -401,28 +430,7 @@ impl Db {
                 // Set for each connection at its start, so no request can forget it.
                 options = options.options(limits);
             }
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                // Bounds the wait for a free connection and every (re)connect
-                // attempt: while the server is away a request fails after this
-                // with `PoolTimedOut` (503), and once it is back the next
-                // acquire connects again.
-                .acquire_timeout(patience.acquire)
-                // A connection that died with a server restart is found out
-                // and replaced before it is handed to a request: sqlx pings every
-                // connection as it comes back to the pool, and one that sat idle
-                // for a while (where a restart could have happened unseen) is
-                // pinged again before use. A ping before every use would be one
-                // more round trip on every request (`customers/me` is one query).
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move {
-                        if meta.idle_for >= PING_IDLE_AFTER {
-                            sqlx::Connection::ping(conn).await?;
-                        }
-                        Ok(true)
-                    })
-                })
+            let pool = postgres_pool(16, patience.acquire)
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;
@@ -440,6 +448,21 @@ impl Db {
         }
         sessions::SessionStore::new(self.clone()).migrate().await?;
         Ok(())
+    }
+
+    /// A pool of `connections` of its own on the same PostgreSQL database,
+    /// with the same settings and waits, connecting on first use: for a writer
+    /// that must not queue behind the requests for a connection
+    /// (src/recovery/group.rs). On SQLite the same pool: every write takes its
+    /// turn on the file's one write lock anyway.
+    pub fn dedicated(&self, connections: u32) -> Db {
+        match self {
+            Db::Sqlite(_) => self.clone(),
+            Db::Postgres(pool) => Db::Postgres(
+                postgres_pool(connections, pool.options().get_acquire_timeout())
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+        }
     }
 
     pub async fn begin(&self) -> StoreResult<Tx> {
