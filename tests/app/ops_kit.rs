@@ -235,3 +235,56 @@ store_test!(
         }
     }
 );
+
+store_test!(
+    the_janitors_purges_go_through_an_index,
+    |app: TestApp| async move {
+        // The statements of src/store (outbox.rs, recovery.rs, token_failures.rs).
+        let purges = [
+            (
+                "DELETE FROM mail_outbox WHERE status IN ('sent', 'failed') AND created_at < 1",
+                "mail_outbox_done",
+            ),
+            (
+                "DELETE FROM password_reset_tokens WHERE expires_at <= 1",
+                "password_reset_tokens_expiry",
+            ),
+            (
+                "DELETE FROM reset_token_failures WHERE created_at < 1",
+                "reset_token_failures_created",
+            ),
+        ];
+        for (purge, index) in purges {
+            let plan: Vec<String> = match app.db() {
+                Db::Sqlite(pool) => {
+                    let rows: Vec<(i64, i64, i64, String)> =
+                        sqlx::query_as(&format!("EXPLAIN QUERY PLAN {purge}"))
+                            .fetch_all(pool)
+                            .await
+                            .unwrap();
+                    rows.into_iter().map(|r| r.3).collect()
+                }
+                Db::Postgres(pool) => {
+                    // An empty test table is read whole anyway: ask whether an
+                    // index can serve the statement at all.
+                    let mut tx = pool.begin().await.unwrap();
+                    sqlx::query("SET LOCAL enable_seqscan = off")
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    sqlx::query_scalar(&format!("EXPLAIN {purge}"))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .unwrap()
+                }
+            };
+            assert!(
+                plan.iter().any(|line| line.contains(index))
+                    && !plan.iter().any(|line| line.contains("SCAN mail_outbox")
+                        || line.contains("SCAN password_reset_tokens")
+                        || line.contains("SCAN reset_token_failures")),
+                "{purge}: {plan:?}"
+            );
+        }
+    }
+);
