@@ -603,11 +603,7 @@ impl Db {
             ),
             Some(scan) => {
                 let scan = sql.int(scan);
-                let all = if conditions.is_empty() {
-                    "1 = 1".to_string()
-                } else {
-                    conditions.join(" AND ")
-                };
+                let all = all_of(&conditions);
                 format!(
                     "SELECT w.id FROM (SELECT c.id AS id, c.{column} AS k, \
                      CASE WHEN {all} THEN 1 ELSE 0 END AS m FROM {from} \
@@ -903,11 +899,7 @@ impl Db {
             return sql;
         }
         let candidates = self.lookup_conditions(&mut sql, filter, lookup, &now);
-        let all = if conditions.is_empty() {
-            "1".to_string()
-        } else {
-            conditions.join(" AND ")
-        };
+        let all = all_of(&conditions);
         let scan = sql.int(COUNT_SCAN);
         sql.text = format!(
             "SELECT COUNT(*), COALESCE(SUM(m), 0) FROM (SELECT CASE WHEN {all} THEN 1 ELSE 0 END AS m \
@@ -934,11 +926,7 @@ impl Db {
     ) -> Sql {
         let entries = word_table_ids(&mut sql, &filter.words, driver);
         let conditions = self.filter_conditions(&mut sql, filter, Lookup::Rows, now);
-        let all = if conditions.is_empty() {
-            "1 = 1".to_string()
-        } else {
-            conditions.join(" AND ")
-        };
+        let all = all_of(&conditions);
         let scan = sql.int(COUNT_SCAN);
         sql.text = format!(
             "SELECT COUNT(*), COUNT(DISTINCT CASE WHEN {all} THEN c.id END) \
@@ -1134,6 +1122,15 @@ fn word_table_ids(sql: &mut Sql, words: &[String], driver: usize) -> String {
         ));
     }
     text
+}
+
+/// The conditions joined with AND, as one expression (true when none).
+fn all_of(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        "1 = 1".to_string()
+    } else {
+        conditions.join(" AND ")
+    }
 }
 
 fn where_clause(conditions: &[String]) -> String {
