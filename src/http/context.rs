@@ -347,16 +347,18 @@ impl Visitor {
         .await
     }
 
-    /// Into the flash cookie; a message too large for it goes to the session.
+    /// Into the flash cookie; a message too large for it goes to the session
+    /// (read only then).
     async fn push_flash(&self, flash: Flash) -> Result<(), AppError> {
+        let Err(flash) = self.flashes.push(flash, self.state.keys.flash_key()) else {
+            return Ok(());
+        };
         let mut in_session: Vec<Flash> = self.session.get(FLASH).await?.unwrap_or_default();
-        if self.flashes.contains(&flash.text) || in_session.iter().any(|f| f.text == flash.text) {
+        if in_session.iter().any(|f| f.text == flash.text) {
             return Ok(()); // the same message twice says nothing new
         }
-        if let Err(flash) = self.flashes.push(flash, self.state.keys.flash_key()) {
-            in_session.push(flash);
-            self.session.insert(FLASH, in_session).await?;
-        }
+        in_session.push(flash);
+        self.session.insert(FLASH, in_session).await?;
         Ok(())
     }
 

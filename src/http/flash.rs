@@ -62,14 +62,13 @@ impl FlashJar {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn contains(&self, text: &str) -> bool {
-        self.jar().flashes.iter().any(|f| f.text == text)
-    }
-
-    /// Adds `flash` unless the cookie would outgrow `MAX_VALUE_BYTES`; gives it
-    /// back then (for the session).
+    /// Adds `flash` (the same text twice says nothing new) unless the cookie
+    /// would outgrow `MAX_VALUE_BYTES`; gives it back then (for the session).
     pub fn push(&self, flash: Flash, key: &[u8]) -> Result<(), Flash> {
         let mut jar = self.jar();
+        if jar.flashes.iter().any(|f| f.text == flash.text) {
+            return Ok(());
+        }
         jar.flashes.push(flash);
         if encode(&jar.flashes, key).len() > MAX_VALUE_BYTES {
             return Err(jar.flashes.pop().expect("just pushed"));

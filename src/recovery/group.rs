@@ -53,7 +53,7 @@ struct Waiting {
 /// The instance's writer of reset requests (in `AppState`).
 #[derive(Default)]
 pub struct ResetWriter {
-    /// The way to the writer thread, once started; taken by `stop`.
+    /// The way to the writer task, once started; taken by `stop`.
     queue: Mutex<Option<mpsc::Sender<Waiting>>>,
     /// Groups committed by this instance (the metric counts every instance of
     /// the process).
@@ -156,6 +156,8 @@ async fn write_groups(state: &AppState, db: &Db, mut queue: mpsc::Receiver<Waiti
         let requests: Vec<&ResetRequest> = group.iter().map(|w| &w.request).collect();
         match write_group(state, db, &requests).await {
             Ok(outcomes) => {
+                metrics::counter!("shop_password_reset_groups_total").increment(1);
+                state.resets.groups.fetch_add(1, Ordering::Relaxed);
                 for (waiting, outcome) in group.into_iter().zip(outcomes) {
                     // The client may have hung up: its request stands anyway.
                     let _ = waiting.answer.send(outcome);
@@ -214,8 +216,6 @@ async fn write_group(
     // Each link's lifetime was set when its mail was written.
     write_links_in(&mut work, &links, now).await?;
     work.commit().await?;
-    metrics::counter!("shop_password_reset_groups_total").increment(1);
-    state.resets.groups.fetch_add(1, Ordering::Relaxed);
     Ok(outcomes)
 }
 
