@@ -30,7 +30,7 @@ const PEOPLE: [(&str, &str, &str); 14] = [
 
 /// Keywords and, for some, what they must find (by email), the rest checked
 /// against the model in `Person::matches`.
-const KEYWORDS: [&str; 36] = [
+const KEYWORDS: [&str; 38] = [
     "jan",
     "jä",
     "jañ",
@@ -71,6 +71,10 @@ const KEYWORDS: [&str; 36] = [
     "j jan jansen",
     "smith zo",
     "berg example.nl van",
+    // A rare word and one in every email: the common word is looked up for the
+    // rare word's customers, not read whole.
+    "zola example",
+    "ed example",
 ];
 
 /// Every keyword here must find exactly these emails.
@@ -208,6 +212,23 @@ async fn check_search_and_sort(db: &Db) {
         assert_eq!(got, want, "rows for {keyword:?} sorted by name");
         // A pager link's keyset: the rows after any one of them.
         assert_rows_after_each(db, query(keyword, GridSort::Name, false), &want).await;
+        // One row a page, as deep as the matches go: a short page of many
+        // matches walks the sort index on SQLite, checking each id.
+        for (offset, id) in want.iter().enumerate() {
+            let q = CustomerGridQuery {
+                limit: 1,
+                offset: offset as i64,
+                ..query(keyword, GridSort::Name, false)
+            };
+            let got: Vec<i64> = db
+                .customer_grid(&q)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            assert_eq!(got, [*id], "row {offset} for {keyword:?} sorted by name");
+        }
 
         // Email descending.
         expected

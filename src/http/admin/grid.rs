@@ -241,6 +241,7 @@ impl GridParams {
                 from: day(2),
                 until: day(3).map(|d| d + DAY),
             },
+            ..GridFilter::default()
         }
     }
 
