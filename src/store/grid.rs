@@ -191,7 +191,7 @@ const SEEK_COST_IN_ENTRIES: usize = 12;
 const WORD_TABLE_LIMIT: i64 = 20_000;
 const WORD_TABLE_MAX: i64 = 200_000;
 /// Rows a page of many matches first walks in sort order on PostgreSQL (see
-/// `customer_grid`).
+/// `matches_page`).
 const WALK_SCAN: i64 = 3_000;
 /// The first limit `rarest_word_counted` counts each word's range up to.
 const RAREST_FIRST_PROBE: i64 = 2_000;
@@ -578,30 +578,44 @@ impl Db {
         })
     }
 
-    /// How a page of a keyword's match set is read: from the set, each match's
-    /// row fetched and sorted (`Lookup::Matches`), or by walking the sort
-    /// index and keeping the ids in the set (`Lookup::Rows`), which reaches
-    /// the page's depth after about `depth × customers / matches` index
-    /// entries. A row fetched costs about `SEEK_COST_IN_ENTRIES` entries
-    /// stepped: `de vries` (19,807 matches) by name, 200 rows, walks 7 ms
-    /// instead of sorting for 40; page 250 sorts. PostgreSQL always reads
-    /// from the set: its generic plan of a walk checks each row against the
-    /// bound array element by element (6 s for that page, measured).
-    async fn matches_page_lookup(
-        &self,
-        q: &CustomerGridQuery,
-        matches: i64,
-    ) -> StoreResult<Lookup> {
-        if matches == 0 || matches!(self, Db::Postgres(_)) {
-            return Ok(Lookup::Matches);
-        }
+    /// The page's ids from a keyword's match set: each match's row fetched and
+    /// sorted (`Lookup::Matches`), or a walk in sort order. On SQLite the walk
+    /// keeps the ids in the set, reading index entries only, and is taken
+    /// when the page's depth lies within fewer entries (`depth × customers /
+    /// matches`) than fetching the matches costs (`SEEK_COST_IN_ENTRIES` each)
+    /// — but never along the name or email: a keyword is often a first name,
+    /// whose customers sit together in those orders (`emma.de` by name lies
+    /// past every name before "emma": 200 ms walked, 8 ms fetched). On
+    /// PostgreSQL the walk checks each row's conditions, 3,000 rows at most,
+    /// when the matches are many; its generic plan of a walk along the set
+    /// would test each row against the whole bound array (6 s, measured).
+    async fn matches_page(&self, q: &CustomerGridQuery, matches: &[i64]) -> StoreResult<Vec<i64>> {
+        let n = matches.len() as i64;
         let depth = q.offset + q.limit;
-        let walk = depth.saturating_mul(self.customers_bound().await?) / matches;
-        Ok(if walk < SEEK_COST_IN_ENTRIES as i64 * matches {
-            Lookup::Rows
-        } else {
-            Lookup::Matches
-        })
+        if n > 0 {
+            let customers = self.customers_bound().await?;
+            match self {
+                Db::Sqlite(_)
+                    if !matches!(q.sort, GridSort::Name | GridSort::Email)
+                        && depth.saturating_mul(customers) / n
+                            < SEEK_COST_IN_ENTRIES as i64 * n =>
+                {
+                    return self
+                        .ids(&self.page_sql(q, Lookup::Rows, Some(matches), None))
+                        .await;
+                }
+                Db::Postgres(_) if WALK_SCAN * n >= 2 * depth * customers => {
+                    let walk = self.page_sql(q, Lookup::Rows, None, Some(WALK_SCAN));
+                    let ids = self.ids(&walk).await?;
+                    if ids.len() as i64 == q.limit {
+                        return Ok(ids);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.ids(&self.page_sql(q, Lookup::Matches, Some(matches), None))
+            .await
     }
 
     /// The highest customer id: the table's size, near enough, from one seek.
@@ -699,21 +713,8 @@ impl Db {
             .await?;
         let sql = match matches {
             Some(matches) => {
-                // PostgreSQL fetches every match to sort it (see
-                // `matches_page_lookup`); when they are many (`de vries`), a
-                // short walk in sort order fills the page first.
-                if matches!(self, Db::Postgres(_))
-                    && WALK_SCAN * matches.len() as i64
-                        >= 2 * (q.offset + q.limit) * self.customers_bound().await?
-                {
-                    let walk = self.page_sql(q, Lookup::Rows, None, Some(WALK_SCAN));
-                    let ids = self.ids(&walk).await?;
-                    if ids.len() as i64 == q.limit {
-                        return self.rows_in_order(&ids, q.now).await;
-                    }
-                }
-                let lookup = self.matches_page_lookup(q, matches.len() as i64).await?;
-                self.page_sql(q, lookup, Some(&matches), None)
+                let ids = self.matches_page(q, &matches).await?;
+                return self.rows_in_order(&ids, q.now).await;
             }
             None => self.page_ids_sql(q, lookup),
         };
@@ -739,12 +740,14 @@ impl Db {
         Ok((lookup, matches))
     }
 
-    /// A keyword of several words driven by the word table: the customers
-    /// holding a stored word in every word's range, in id order (None for any
-    /// other lookup). The driving (rarest) word's range is read whole; each
-    /// other word's range is read too while it is no longer than
-    /// `SEEK_COST_IN_ENTRIES` entries per customer still in the set, else each
-    /// of them is looked up in (customer_id, word). The ranges are intersected
+    /// A keyword driven by the word table: the customers holding a stored word
+    /// in every word's range, in id order (None for any other lookup). Read
+    /// once, it serves the page (`matches_page`) and, for several words, the
+    /// count. PostgreSQL leaves a lone word to the page's own statement. The
+    /// driving (rarest) word's range is read whole; each other word's range is
+    /// read too while it is no longer than `SEEK_COST_IN_ENTRIES` entries per
+    /// customer still in the set, else each of them is looked up in
+    /// (customer_id, word). The ranges are intersected
     /// here: reading 40,000 entries costs about what 3,000 seeks do, so
     /// `sophie van` (40,266 and 39,890 entries, 376 customers) reads two
     /// ranges instead of seeking once per entry of the first. A necessary
@@ -759,7 +762,10 @@ impl Db {
             return Ok(None);
         };
         let words = &filter.words;
-        if words.len() < 2 {
+        // PostgreSQL reads a lone word's range in the page's own statement:
+        // its planner joins it faster than rows fetched by id (`vries` by
+        // name, 200 rows: 168 ms that way, 240 ms from the set).
+        if words.len() < 2 && matches!(self, Db::Postgres(_)) {
             return Ok(None);
         }
         let (_, mut matches) = self
@@ -1306,10 +1312,7 @@ impl Db {
             .lookup_matches(&q.filter, q.now, q.offset + q.limit)
             .await?;
         let sql = match matches {
-            Some(matches) => {
-                let lookup = self.matches_page_lookup(q, matches.len() as i64).await?;
-                self.page_sql(q, lookup, Some(&matches), None)
-            }
+            Some(matches) => self.page_sql(q, Lookup::Matches, Some(&matches), None),
             None => self.page_ids_sql(q, lookup),
         };
         self.explain(&sql, lookup).await

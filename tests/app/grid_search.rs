@@ -212,22 +212,27 @@ async fn check_search_and_sort(db: &Db) {
         assert_eq!(got, want, "rows for {keyword:?} sorted by name");
         // A pager link's keyset: the rows after any one of them.
         assert_rows_after_each(db, query(keyword, GridSort::Name, false), &want).await;
-        // One row a page, as deep as the matches go: a short page of many
-        // matches walks the sort index on SQLite, checking each id.
-        for (offset, id) in want.iter().enumerate() {
-            let q = CustomerGridQuery {
-                limit: 1,
-                offset: offset as i64,
-                ..query(keyword, GridSort::Name, false)
-            };
-            let got: Vec<i64> = db
-                .customer_grid(&q)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.id)
-                .collect();
-            assert_eq!(got, [*id], "row {offset} for {keyword:?} sorted by name");
+        // One row a page, as deep as the matches go, by id and by name: a
+        // short page of many matches walks the id order on SQLite, checking
+        // each id against the keyword's match set.
+        let mut by_id = want.clone();
+        by_id.sort_unstable();
+        for (sort, want) in [(GridSort::Id, &by_id), (GridSort::Name, &want)] {
+            for (offset, id) in want.iter().enumerate() {
+                let q = CustomerGridQuery {
+                    limit: 1,
+                    offset: offset as i64,
+                    ..query(keyword, sort, false)
+                };
+                let got: Vec<i64> = db
+                    .customer_grid(&q)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.id)
+                    .collect();
+                assert_eq!(got, [*id], "row {offset} for {keyword:?} by {sort:?}");
+            }
         }
 
         // Email descending.
