@@ -224,13 +224,7 @@ async fn check_search_and_sort(db: &Db) {
                     offset: offset as i64,
                     ..query(keyword, sort, false)
                 };
-                let got: Vec<i64> = db
-                    .customer_grid(&q)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.id)
-                    .collect();
+                let got = grid_ids(db, &q).await;
                 assert_eq!(got, [*id], "row {offset} for {keyword:?} by {sort:?}");
             }
         }
@@ -260,15 +254,15 @@ async fn assert_rows_after_each(db: &Db, grid: CustomerGridQuery, want: &[i64]) 
             after: Some(*anchor),
             ..grid.clone()
         };
-        let got: Vec<i64> = db
-            .customer_grid(&q)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.id)
-            .collect();
+        let got = grid_ids(db, &q).await;
         assert_eq!(got, want[i + 1..], "rows after {anchor} for {grid:?}");
     }
+}
+
+/// The ids of a grid page, in order.
+async fn grid_ids(db: &Db, q: &CustomerGridQuery) -> Vec<i64> {
+    let rows = db.customer_grid(q).await.unwrap();
+    rows.into_iter().map(|r| r.id).collect()
 }
 
 /// Runs one statement with `$1` = `id` on either store.
@@ -281,11 +275,7 @@ async fn exec(db: &Db, sql: &str, id: i64) {
 }
 
 async fn found(db: &Db, keyword: &str) -> Vec<i64> {
-    let rows = db
-        .customer_grid(&query(keyword, GridSort::Id, false))
-        .await
-        .unwrap();
-    rows.into_iter().map(|r| r.id).collect()
+    grid_ids(db, &query(keyword, GridSort::Id, false)).await
 }
 
 async fn check_renames_and_deletes(db: &Db, people: &[Person]) {
