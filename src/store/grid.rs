@@ -9,7 +9,9 @@
 //! is cheaper checked row by row while the sort index is walked, since a page
 //! then fills after a few hundred rows.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
 
 use super::{Db, StoreResult, Tx, on_patient, on_pool, on_tx};
 
@@ -99,23 +101,33 @@ pub struct GridFilter {
     pub signed_in: Option<bool>,
     pub created: TimeRange,
     pub last_sign_in: TimeRange,
-    /// The keyword's match set once read (`keyword_matches`), shared by the
-    /// clones of one request's filter: its count and its page read the word
-    /// table once. Not part of what the filter is (equal whatever it holds).
-    pub matches_read: MatchesRead,
+    /// What this request's count and page, read side by side, both need:
+    /// found once and shared by the clones of one request's filter. Not part
+    /// of what the filter is (equal whatever it holds).
+    pub read: FilterRead,
 }
 
-/// See `GridFilter::matches_read`.
+/// See `GridFilter::read`.
 #[derive(Debug, Clone, Default)]
-pub struct MatchesRead(Arc<OnceLock<Arc<[i64]>>>);
+pub struct FilterRead(Arc<FilterReadCells>);
 
-impl PartialEq for MatchesRead {
-    fn eq(&self, _: &MatchesRead) -> bool {
+#[derive(Debug, Default)]
+struct FilterReadCells {
+    /// The lookup, when it does not hang on the depth of the read (every
+    /// filter but a lone keyword word, see `lookup_matches`).
+    lookup: OnceCell<Lookup>,
+    /// The keyword's match set (`keyword_matches`); the later reader waits
+    /// for the first one's.
+    matches: OnceCell<Arc<[i64]>>,
+}
+
+impl PartialEq for FilterRead {
+    fn eq(&self, _: &FilterRead) -> bool {
         true
     }
 }
 
-impl Eq for MatchesRead {}
+impl Eq for FilterRead {}
 
 impl GridFilter {
     pub fn is_empty(&self) -> bool {
@@ -190,9 +202,11 @@ const SEEK_COST_IN_ENTRIES: usize = 12;
 /// rows are checked along the sort index.
 const WORD_TABLE_LIMIT: i64 = 20_000;
 const WORD_TABLE_MAX: i64 = 200_000;
-/// Rows a page of many matches first walks in sort order on PostgreSQL (see
-/// `matches_page`).
-const WALK_SCAN: i64 = 3_000;
+/// On PostgreSQL, stepping along a sort index (the match set hashed once)
+/// costs about this many entries per customer row fetched by id: a page of a
+/// match set walks at most that many entries per match before it fetches
+/// them instead (see `matches_page`).
+const WALK_ENTRIES_PER_FETCH: i64 = 40;
 /// The first limit `rarest_word_counted` counts each word's range up to.
 const RAREST_FIRST_PROBE: i64 = 2_000;
 /// Characters that end a word in a name or an email; a keyword word starts
@@ -579,36 +593,44 @@ impl Db {
     }
 
     /// The page's ids from a keyword's match set: each match's row fetched and
-    /// sorted (`Lookup::Matches`), or a walk in sort order. On SQLite the walk
-    /// keeps the ids in the set, reading index entries only, and is taken
-    /// when the page's depth lies within fewer entries (`depth × customers /
-    /// matches`) than fetching the matches costs (`SEEK_COST_IN_ENTRIES` each)
-    /// — but never along the name or email: a keyword is often a first name,
-    /// whose customers sit together in those orders (`emma.de` by name lies
-    /// past every name before "emma": 200 ms walked, 8 ms fetched). On
-    /// PostgreSQL the walk checks each row's conditions, 3,000 rows at most,
-    /// when the matches are many; its generic plan of a walk along the set
-    /// would test each row against the whole bound array (6 s, measured).
+    /// sorted (`Lookup::Matches`), or a walk in sort order keeping the set's
+    /// ids, which reads index entries only. SQLite walks when the page's
+    /// depth lies within fewer entries (`depth × customers / matches`) than
+    /// fetching the matches costs (`SEEK_COST_IN_ENTRIES` each) — but never
+    /// along the name or email: a keyword is often a first name, whose
+    /// customers sit together in those orders (`emma.de` by name lies past
+    /// every name before "emma": 200 ms walked, 8 ms fetched). PostgreSQL,
+    /// where a row fetched by id costs more, walks any order when only the
+    /// keyword is asked for (the walk then reads the index alone), but stops after
+    /// `WALK_ENTRIES_PER_FETCH` entries per match, then fetches: a first
+    /// name's cluster costs at most twice the fetch (`vries` by name, 200
+    /// rows: 9 ms walked, 130 ms fetched; `jan` page 250: 90 ms, 600 ms).
     async fn matches_page(&self, q: &CustomerGridQuery, matches: &[i64]) -> StoreResult<Vec<i64>> {
         let n = matches.len() as i64;
         let depth = q.offset + q.limit;
         if n > 0 {
             let customers = self.customers_bound().await?;
+            let walk = depth.saturating_mul(customers) / n;
             match self {
                 Db::Sqlite(_)
                     if !matches!(q.sort, GridSort::Name | GridSort::Email)
-                        && depth.saturating_mul(customers) / n
-                            < SEEK_COST_IN_ENTRIES as i64 * n =>
+                        && walk < SEEK_COST_IN_ENTRIES as i64 * n =>
                 {
                     return self
                         .ids(&self.page_sql(q, Lookup::Rows, Some(matches), None))
                         .await;
                 }
-                Db::Postgres(_) if WALK_SCAN * n >= 2 * depth * customers => {
-                    let walk = self.page_sql(q, Lookup::Rows, None, Some(WALK_SCAN));
-                    let ids = self.ids(&walk).await?;
-                    if ids.len() as i64 == q.limit {
-                        return Ok(ids);
+                // Only the keyword: the walk reads the index alone (another
+                // filter would fetch each row walked).
+                Db::Postgres(_) if left_after_words(&q.filter).is_empty() => {
+                    let scan = n.saturating_mul(WALK_ENTRIES_PER_FETCH);
+                    if walk < scan {
+                        let sql = self.page_sql(q, Lookup::Rows, Some(matches), Some(scan));
+                        let ids = self.ids(&sql).await?;
+                        // A short page is the true one when the walk read every row.
+                        if ids.len() as i64 == q.limit || scan > customers {
+                            return Ok(ids);
+                        }
                     }
                 }
                 _ => {}
@@ -671,9 +693,11 @@ impl Db {
         } else {
             ("ASC", ">")
         };
+        // A pager link's keyset: where the read starts along the sort index.
+        let mut start = Vec::new();
         if let Some(after) = q.after {
             let after = sql.int(after);
-            conditions.push(if column == "id" {
+            start.push(if column == "id" {
                 format!("c.id {cmp} {after}")
             } else {
                 format!(
@@ -689,16 +713,21 @@ impl Db {
             None => format!(
                 "SELECT c.id FROM {from} {} ORDER BY {sort_column} {dir}, c.id {dir} \
                  LIMIT {limit} OFFSET {offset}",
-                where_clause(&conditions)
+                where_clause(&[start, conditions].concat())
             ),
+            // Inside the CASE, PostgreSQL tests a match set's list as a hashed
+            // subplan (a condition of the WHERE would become a join that loses
+            // the index order); with no other filter, the walk reads the sort
+            // index alone.
             Some(scan) => {
                 let scan = sql.int(scan);
                 let all = all_of(&conditions);
                 format!(
                     "SELECT w.id FROM (SELECT c.id AS id, c.{column} AS k, \
-                     CASE WHEN {all} THEN 1 ELSE 0 END AS m FROM {from} \
+                     CASE WHEN {all} THEN 1 ELSE 0 END AS m FROM {from} {} \
                      ORDER BY {sort_column} {dir}, c.id {dir} LIMIT {scan}) w \
-                     WHERE w.m = 1 ORDER BY w.k {dir}, w.id {dir} LIMIT {limit} OFFSET {offset}"
+                     WHERE w.m = 1 ORDER BY w.k {dir}, w.id {dir} LIMIT {limit} OFFSET {offset}",
+                    where_clause(&start)
                 )
             }
         };
@@ -725,17 +754,27 @@ impl Db {
     /// The lookup for a query that needs the first `depth` matches, with the
     /// keyword's match set when the word table drives the keyword
     /// (`keyword_matches`). A set already read for this filter is used again
-    /// without a lookup.
+    /// without a lookup. Only a lone keyword word's lookup hangs on the depth
+    /// (several words are driven by the rarest one's range whatever the depth,
+    /// filters by the smallest index): any other is found once per request.
     async fn lookup_matches(
         &self,
         filter: &GridFilter,
         now: i64,
         depth: i64,
     ) -> StoreResult<(Lookup, Option<Arc<[i64]>>)> {
-        if let Some(matches) = filter.matches_read.0.get() {
+        let read = &filter.read.0;
+        if let Some(matches) = read.matches.get() {
             return Ok((Lookup::Matches, Some(matches.clone())));
         }
-        let lookup = self.lookup(filter, now, depth).await?;
+        let lookup = if filter.words.len() == 1 {
+            self.lookup(filter, now, depth).await?
+        } else {
+            *read
+                .lookup
+                .get_or_try_init(|| self.lookup(filter, now, depth))
+                .await?
+        };
         let matches = self.keyword_matches(filter, lookup).await?;
         Ok((lookup, matches))
     }
@@ -743,8 +782,7 @@ impl Db {
     /// A keyword driven by the word table: the customers holding a stored word
     /// in every word's range, in id order (None for any other lookup). Read
     /// once, it serves the page (`matches_page`) and, for several words, the
-    /// count. PostgreSQL leaves a lone word to the page's own statement. The
-    /// driving (rarest) word's range is read whole; each other word's range is
+    /// count. The driving (rarest) word's range is read whole; each other word's range is
     /// read too while it is no longer than `SEEK_COST_IN_ENTRIES` entries per
     /// customer still in the set, else each of them is looked up in
     /// (customer_id, word). The ranges are intersected here: reading 40,000
@@ -761,16 +799,41 @@ impl Db {
         let Lookup::WordTable(driver) = lookup else {
             return Ok(None);
         };
+        let matches = filter
+            .read
+            .0
+            .matches
+            .get_or_try_init(|| self.read_keyword_matches(filter, driver))
+            .await?;
+        Ok(Some(matches.clone()))
+    }
+
+    /// `keyword_matches`'s set, read from the word table. With
+    /// `has_tokens=yes`, narrowed to the customers holding live tokens when
+    /// their own index (migration 0076) holds no more entries than the set
+    /// would cost to fetch (`jan` with live tokens: 40,000 customers, 1,051
+    /// of them holding tokens).
+    async fn read_keyword_matches(
+        &self,
+        filter: &GridFilter,
+        driver: usize,
+    ) -> StoreResult<Arc<[i64]>> {
         let words = &filter.words;
-        // PostgreSQL reads a lone word's range in the page's own statement:
-        // its planner joins it faster than rows fetched by id (`vries` by
-        // name, 200 rows: 168 ms that way, 240 ms from the set).
-        if words.len() < 2 && matches!(self, Db::Postgres(_)) {
-            return Ok(None);
-        }
         let (_, mut matches) = self
             .word_holders(&words[driver], None, WORD_TABLE_MAX + 1)
             .await?;
+        // Customers holding the words as typed, one after the other, hold
+        // every word: only the others are checked word by word (`de vries`:
+        // 19,937 customers hold the phrase, none left to check against the
+        // 139,671 entries of `de`).
+        let mut sure = Vec::new();
+        if let Some(phrase) = phrase(words) {
+            let (read, holders) = self.word_holders(&phrase, None, WORD_TABLE_MAX + 1).await?;
+            if read <= WORD_TABLE_MAX {
+                sure = intersection(&matches, &holders);
+                matches = difference(&matches, &sure);
+            }
+        }
         for (i, word) in words.iter().enumerate() {
             if i == driver || matches.is_empty() {
                 continue;
@@ -784,10 +847,35 @@ impl Db {
             };
             matches = intersection(&matches, &holders);
         }
-        let matches: Arc<[i64]> = matches.into();
-        // Two reads at once both store the same set; the first one stays.
-        let _ = filter.matches_read.0.set(matches.clone());
-        Ok(Some(matches))
+        let mut matches = union(&sure, &matches);
+        if filter.has_tokens == Some(true) && !matches.is_empty() {
+            let most = (matches.len() * SEEK_COST_IN_ENTRIES) as i64;
+            let (read, holders) = self.live_token_holders(most + 1).await?;
+            if read <= most {
+                matches = intersection(&matches, &holders);
+            }
+        }
+        Ok(matches.into())
+    }
+
+    /// The customers holding live API tokens (at most `limit` of them), in id
+    /// order, and how many were read.
+    async fn live_token_holders(&self, limit: i64) -> StoreResult<(i64, Vec<i64>)> {
+        let mut sql = Sql::default();
+        let limit = sql.int(limit);
+        sql.text = format!(
+            "SELECT {} FROM (SELECT c.id FROM {} WHERE c.live_api_tokens > 0 LIMIT {limit}) m",
+            self.id_text_agg("m.id"),
+            self.customers_in_order(
+                Lookup::Rows,
+                "id",
+                &GridFilter {
+                    has_tokens: Some(true),
+                    ..GridFilter::default()
+                }
+            ),
+        );
+        self.id_text(&sql).await
     }
 
     /// The customers holding a stored word in `word`'s range, in id order, and
@@ -817,6 +905,12 @@ impl Db {
                 self.id_list(&mut sql, ids)
             ),
         };
+        self.id_text(&sql).await
+    }
+
+    /// Runs a statement answering ids as one comma-separated text
+    /// (`id_text_agg`): the distinct ids in order, and how many it answered.
+    async fn id_text(&self, sql: &Sql) -> StoreResult<(i64, Vec<i64>)> {
         let list: Option<String> = on_pool!(self, |pool| bind_args!(
             sqlx::query_scalar(&sql.text),
             &sql.args
@@ -988,9 +1082,10 @@ impl Db {
         if filter.is_empty() {
             return self.customers_total().await;
         }
-        // Several words: their lookup, and their match set when it has one.
+        // Several words or none: their lookup (shared with the page), and the
+        // keyword's match set when it has one.
         let mut looked_up = None;
-        if filter.words.len() > 1 {
+        if filter.words.len() != 1 {
             let (lookup, matches) = self.lookup_matches(filter, now, count_depth(bound)).await?;
             if let Some(matches) = matches {
                 return self.matched_count(filter, &matches, now, bound).await;
@@ -1417,7 +1512,11 @@ fn word_table_is_exact(filter: &GridFilter) -> bool {
 /// range): the other filters, and the words only when one is longer than
 /// the stored words.
 fn left_after_words(filter: &GridFilter) -> GridFilter {
-    let mut left = filter.clone();
+    // A filter of its own: what this one has read is not for it.
+    let mut left = GridFilter {
+        read: FilterRead::default(),
+        ..filter.clone()
+    };
     if filter
         .words
         .iter()
@@ -1444,6 +1543,37 @@ fn intersection(a: &[i64], b: &[i64]) -> Vec<i64> {
         }
     }
     both
+}
+
+/// The ids of sorted `a` not in sorted `b`.
+fn difference(a: &[i64], b: &[i64]) -> Vec<i64> {
+    let mut only_a = Vec::with_capacity(a.len());
+    let mut j = 0;
+    for &id in a {
+        while j < b.len() && b[j] < id {
+            j += 1;
+        }
+        if b.get(j) != Some(&id) {
+            only_a.push(id);
+        }
+    }
+    only_a
+}
+
+/// The ids of sorted `a` and sorted `b`, sorted, each once.
+fn union(a: &[i64], b: &[i64]) -> Vec<i64> {
+    let mut all = [a, b].concat();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// Several keyword words as one stored word, when it fits in one (see
+/// `WORD_KEY_CHARS`): a customer holding a word that starts with it holds
+/// each of the words, the later ones right after a space.
+fn phrase(words: &[String]) -> Option<String> {
+    let phrase = words.join(" ");
+    (words.len() > 1 && phrase.chars().count() <= WORD_KEY_CHARS).then_some(phrase)
 }
 
 /// The conditions joined with AND, as one expression (true when none).
@@ -1608,7 +1738,31 @@ fn sqlite_plan(rows: Vec<(i64, i64, i64, String)>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{prefix_upper_bound, word_range};
+    use super::{difference, intersection, phrase, prefix_upper_bound, union, word_range};
+
+    #[test]
+    fn id_sets_merge_in_order() {
+        assert_eq!(difference(&[1, 3, 5, 7], &[3, 4, 7]), vec![1, 5]);
+        assert_eq!(difference(&[1, 2], &[]), vec![1, 2]);
+        assert_eq!(union(&[1, 5], &[2, 5, 9]), vec![1, 2, 5, 9]);
+        assert_eq!(intersection(&[1, 2, 5], &[2, 5, 9]), vec![2, 5]);
+    }
+
+    #[test]
+    fn a_phrase_must_fit_in_one_stored_word() {
+        let words = |w: &[&str]| w.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            phrase(&words(&["de", "vries"])).as_deref(),
+            Some("de vries")
+        );
+        assert_eq!(phrase(&words(&["vries"])), None);
+        // 13 characters: a stored word holds only the first 12.
+        assert_eq!(phrase(&words(&["sophie", "van", "de"])), None);
+        assert_eq!(
+            phrase(&words(&["sophie", "van"])).as_deref(),
+            Some("sophie van")
+        );
+    }
 
     #[test]
     fn prefix_bound_is_the_next_string() {

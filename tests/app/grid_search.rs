@@ -11,7 +11,7 @@ use crate::helpers::{Backend, fresh_database, postgres_admin_url};
 
 /// (first name, last name, email): accents, case, a hyphen, and the code points
 /// around the surrogate gap, where "the next character" needs care.
-const PEOPLE: [(&str, &str, &str); 14] = [
+const PEOPLE: [(&str, &str, &str); 15] = [
     ("Jan", "Jansen", "jan.jansen@example.com"),
     ("Jañez", "Ruiz", "janez@example.com"),
     ("Jänner", "Berg", "jaenner@example.com"),
@@ -26,11 +26,12 @@ const PEOPLE: [(&str, &str, &str); 14] = [
     ("Al", "\u{E000}", "al@example.com"),
     ("Jan", "de Vries", "jdv@example.nl"),
     ("Anna", "van den Berg", "anna@example.nl"),
+    ("Dex", "Jansen", "dex@example.com"),
 ];
 
 /// Keywords and, for some, what they must find (by email), the rest checked
 /// against the model in `Person::matches`.
-const KEYWORDS: [&str; 38] = [
+const KEYWORDS: [&str; 39] = [
     "jan",
     "jä",
     "jañ",
@@ -75,10 +76,13 @@ const KEYWORDS: [&str; 38] = [
     // rare word's customers, not read whole.
     "zola example",
     "ed example",
+    // Words typed in the order of a name: those holding them as one phrase
+    // (Jan de Vries) and those holding them apart (Dex Jansen) both match.
+    "jan de",
 ];
 
 /// Every keyword here must find exactly these emails.
-const EXPECTED: [(&str, &[&str]); 8] = [
+const EXPECTED: [(&str, &[&str]); 9] = [
     ("vries", &["jdv@example.nl"]),
     ("de vries", &["jdv@example.nl"]),
     ("jan vries", &["jdv@example.nl"]),
@@ -87,6 +91,7 @@ const EXPECTED: [(&str, &[&str]); 8] = [
     ("xample", &[]),
     ("oe", &[]),
     ("@example.org", &["zoe@example.org"]),
+    ("jan de", &["dex@example.com", "jdv@example.nl"]),
 ];
 
 struct Person {

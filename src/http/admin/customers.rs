@@ -330,17 +330,23 @@ pub async fn grid(
     let now = state.now();
     let filter = params.filter();
     let bound = (!params.exact_count).then_some(COUNT_BOUND);
-    let count = state.db.customer_count(&filter, now, bound).await?;
-    let (total, exact) = match count {
-        GridCount::Exact(n) => (Some(n), true),
-        GridCount::Estimate(n) => (Some(n), false),
-        GridCount::MoreThan(_) | GridCount::AtLeast(_) => (None, false),
-    };
     let keyset = params.sort.keyset();
     // A pager link's keyset, on a numbered page of a sort that has one.
     let anchor = params
         .anchor
         .filter(|_| keyset && matches!(params.page, PageNumber::Number(_)));
+    // A page that does not hang on the count is read while counting: the
+    // two statements run side by side, and the match set of a keyword is read
+    // once for both (`GridFilter::read`).
+    let (count, early) = tokio::try_join!(
+        async { AppResult::Ok(state.db.customer_count(&filter, now, bound).await?) },
+        rows_before_count(&state.db, &filter, &params, anchor, now),
+    )?;
+    let (total, exact) = match count {
+        GridCount::Exact(n) => (Some(n), true),
+        GridCount::Estimate(n) => (Some(n), false),
+        GridCount::MoreThan(_) | GridCount::AtLeast(_) => (None, false),
+    };
     let paging = match (keyset, anchor) {
         (false, _) => Paging::Numbers,
         (true, None) => Paging::Keyset,
@@ -348,22 +354,20 @@ pub async fn grid(
     };
     let pager = Pager::new(params.page, params.limit, total, exact, paging);
     let params = params.with_page(pager.page);
-    let anchored = match anchor {
-        Some(anchor) => grid_rows_from(&state.db, &filter, &params, anchor, now).await?,
-        None => None,
-    };
-    let (rows, more_rows) = match anchored {
-        Some(found) => found,
-        None => {
-            let slice = Slice::of(
-                pager.page,
-                params.limit,
-                params.descending,
-                total.unwrap_or(0),
-                exact,
-            );
-            grid_rows(&state.db, &filter, &params, slice, now).await?
-        }
+    let slice = Slice::of(
+        pager.page,
+        params.limit,
+        params.descending,
+        total.unwrap_or(0),
+        exact,
+    );
+    let (rows, more_rows) = match early {
+        Some(EarlyRows::Anchored(found)) => found,
+        Some(EarlyRows::Sliced(read, rows)) if read.covers(&slice) => page_of(rows, &slice),
+        _ => page_of(
+            grid_rows(&state.db, &filter, &params, &slice, now).await?,
+            &slice,
+        ),
     };
     let ends = rows.first().zip(rows.last()).map(|(f, l)| (f.id, l.id));
     let locale = admin.visitor.locale;
@@ -446,16 +450,56 @@ pub async fn grid(
     render(&page)
 }
 
-/// One page of rows by number, and whether rows follow it. One row more than
-/// shown tells whether there is a next page when the count stopped at its bound.
+/// Rows read before the count was known (`rows_before_count`).
+enum EarlyRows {
+    /// A pager link's page, and whether rows follow it.
+    Anchored((Vec<CustomerGridRow>, bool)),
+    /// A slice's rows as read (see `grid_rows`).
+    Sliced(Slice, Vec<CustomerGridRow>),
+}
+
+/// The rows of a page that does not hang on the count: a pager link's page
+/// (when its anchor still gives rows), the first page, or the last.
+async fn rows_before_count(
+    db: &Db,
+    filter: &GridFilter,
+    params: &GridParams,
+    anchor: Option<Anchor>,
+    now: i64,
+) -> AppResult<Option<EarlyRows>> {
+    if let Some(anchor) = anchor
+        && let Some(found) = grid_rows_from(db, filter, params, anchor, now).await?
+    {
+        return Ok(Some(EarlyRows::Anchored(found)));
+    }
+    let Some(slice) = Slice::before_count(params.page, params.limit, params.descending) else {
+        return Ok(None);
+    };
+    let rows = grid_rows(db, filter, params, &slice, now).await?;
+    Ok(Some(EarlyRows::Sliced(slice, rows)))
+}
+
+/// The page's rows in display order out of a slice's rows as read, and whether
+/// rows follow it. One row more than shown tells whether there is a next page
+/// when the count stopped at its bound.
+fn page_of(mut rows: Vec<CustomerGridRow>, slice: &Slice) -> (Vec<CustomerGridRow>, bool) {
+    let more_rows = rows.len() as i64 > slice.limit;
+    rows.truncate(slice.limit as usize);
+    if slice.reversed {
+        rows.reverse();
+    }
+    (rows, more_rows)
+}
+
+/// A slice's rows as the store reads them: one more than its limit.
 async fn grid_rows(
     db: &Db,
     filter: &GridFilter,
     params: &GridParams,
-    slice: Slice,
+    slice: &Slice,
     now: i64,
-) -> AppResult<(Vec<CustomerGridRow>, bool)> {
-    let mut rows = db
+) -> AppResult<Vec<CustomerGridRow>> {
+    Ok(db
         .customer_grid(&CustomerGridQuery {
             filter: filter.clone(),
             sort: params.sort,
@@ -465,13 +509,7 @@ async fn grid_rows(
             now,
             after: None,
         })
-        .await?;
-    let more_rows = rows.len() as i64 > slice.limit;
-    rows.truncate(slice.limit as usize);
-    if slice.reversed {
-        rows.reverse();
-    }
-    Ok((rows, more_rows))
+        .await?)
 }
 
 /// One page of rows by a pager link's keyset, and whether rows follow it; None

@@ -503,6 +503,29 @@ pub struct Slice {
 }
 
 impl Slice {
+    /// The slice of a page that does not hang on the count, read while the
+    /// grid counts: the first page, or the last read from the other end (the
+    /// count may then narrow it, see `covers`). None for any other page.
+    pub fn before_count(page: PageNumber, limit: i64, descending: bool) -> Option<Slice> {
+        match page {
+            PageNumber::Number(1) | PageNumber::Last => {
+                Some(Slice::of(page, limit, descending, 0, false))
+            }
+            PageNumber::Number(_) => None,
+        }
+    }
+
+    /// Whether the rows read for this slice (one more than its limit, from its
+    /// offset in its order) hold all that `wanted`'s read would: the last page
+    /// read from the end before the count, narrowed to the rows past the last
+    /// full page once the count is exact.
+    pub fn covers(&self, wanted: &Slice) -> bool {
+        self.descending == wanted.descending
+            && self.offset == wanted.offset
+            && self.reversed == wanted.reversed
+            && wanted.limit <= self.limit
+    }
+
     /// `total` must be exact for the flip. Without it (an estimate, or a count
     /// that stopped at its bound) pages are read plainly, except the last, which
     /// is the final `limit` rows read from the other end: so "Last" shows the
@@ -685,6 +708,33 @@ mod tests {
             Some("a".repeat(MAX_KEYWORD_CHARS - 1).as_str())
         );
         assert_eq!(parse(p.href().split_once('?').unwrap().1), p);
+    }
+
+    /// The grid reads the first and the last page while it counts; the count
+    /// then decides whether those rows are the page's.
+    #[test]
+    fn pages_read_before_the_count_are_kept_only_when_they_hold_the_page() {
+        let n = PageNumber::Number;
+        assert_eq!(Slice::before_count(n(2), 20, false), None);
+        let first = Slice::before_count(n(1), 20, false).unwrap();
+        for total in [0, 7, 45, 1_000_000] {
+            let pager = Pager::new(n(1), 20, Some(total), true, Paging::Numbers);
+            assert!(first.covers(&Slice::of(pager.page, 20, false, total, true)));
+        }
+        assert!(first.covers(&Slice::of(n(1), 20, false, 0, false)));
+        let last = Slice::before_count(PageNumber::Last, 20, false).unwrap();
+        assert_eq!((last.descending, last.reversed), (true, true));
+        // 45 counted exactly: the last page is the 5 rows past the second
+        // page, the first 5 of the 21 read from the end.
+        let pager = Pager::new(PageNumber::Last, 20, Some(45), true, Paging::Numbers);
+        let wanted = Slice::of(pager.page, 20, false, 45, true);
+        assert_eq!(wanted.limit, 5);
+        assert!(last.covers(&wanted));
+        // 20 in all: the one page reads forwards, not from the end.
+        let pager = Pager::new(PageNumber::Last, 20, Some(20), true, Paging::Numbers);
+        assert!(!last.covers(&Slice::of(pager.page, 20, false, 20, true)));
+        // Past a bounded count, Last is read from the end as before.
+        assert!(last.covers(&Slice::of(PageNumber::Last, 20, false, 0, false)));
     }
 
     #[test]
