@@ -286,6 +286,17 @@ fn word_range(word: &str) -> (String, String) {
     (key, high)
 }
 
+/// How a lone keyword word's walk ended (`walk_for_a_word`).
+enum WordWalk {
+    /// The page's ids, found within the walk's bound.
+    Page(Vec<i64>),
+    /// Past the bound: the word's match set, to read the page from.
+    Matches(Arc<[i64]>),
+    /// Past the bound, and the word's range too large for a set: the walk
+    /// goes on unbounded.
+    Unbounded,
+}
+
 /// Where a query starts: from the word table by one of the keyword's words,
 /// from the index of a selective filter, or by walking the sort index and
 /// checking each row.
@@ -555,7 +566,11 @@ impl Db {
         // index may check most of the table. From the rarest word's range, the
         // others checked in the word table, the cost is bounded by that range.
         // Every word is past the small limit here: counting resumes past it.
-        if filter.words.len() > 1 {
+        // With `has_tokens=yes` the set is also narrowed to the live-token
+        // holders (`read_keyword_matches`): a walk would check every row of
+        // the word's customers for a token (`q=jan`: 40,000 of them, 1,051
+        // with tokens).
+        if filter.words.len() > 1 || (filter.has_tokens == Some(true) && best.is_some()) {
             let past = 4 * (WORD_TABLE_LIMIT + 1);
             let (entries, i) = self
                 .rarest_word_counted(&filter.words, past, WORD_TABLE_MAX + 1)
@@ -740,23 +755,60 @@ impl Db {
         let (lookup, matches) = self
             .lookup_matches(&q.filter, q.now, q.offset + q.limit)
             .await?;
-        let sql = match matches {
-            Some(matches) => {
-                let ids = self.matches_page(q, &matches).await?;
-                return self.rows_in_order(&ids, q.now).await;
+        let matches = match matches {
+            None if lookup == Lookup::Rows && q.filter.words.len() == 1 => {
+                match self.walk_for_a_word(q).await? {
+                    WordWalk::Page(ids) => return self.rows_in_order(&ids, q.now).await,
+                    WordWalk::Matches(matches) => Some(matches),
+                    WordWalk::Unbounded => None,
+                }
             }
-            None => self.page_ids_sql(q, lookup),
+            matches => matches,
         };
-        let ids = self.ids(&sql).await?;
+        let ids = match matches {
+            Some(matches) => self.matches_page(q, &matches).await?,
+            None => self.ids(&self.page_ids_sql(q, lookup)).await?,
+        };
         self.rows_in_order(&ids, q.now).await
+    }
+
+    /// A lone keyword word's page walked along the sort index, each row
+    /// checked: chosen when the word's customers are many enough that the page
+    /// lies within `2 × depth × customers / WORD_TABLE_LIMIT` rows, were they
+    /// spread evenly. They may sit together instead — a first name sorted by
+    /// name, `emma` by name descending lies past every later name: 3 s on
+    /// PostgreSQL. So the walk stops there, and the word's match set is read
+    /// when its range is small enough; else the walk goes on to the page.
+    async fn walk_for_a_word(&self, q: &CustomerGridQuery) -> StoreResult<WordWalk> {
+        let customers = self.customers_bound().await?;
+        let depth = q.offset + q.limit;
+        let scan = (2 * depth).saturating_mul(customers) / WORD_TABLE_LIMIT;
+        if scan < customers {
+            let ids = self
+                .ids(&self.page_sql(q, Lookup::Rows, None, Some(scan)))
+                .await?;
+            if ids.len() as i64 == q.limit {
+                return Ok(WordWalk::Page(ids));
+            }
+            let (entries, _) = self
+                .rarest_word_counted(&q.filter.words, WORD_TABLE_LIMIT + 1, WORD_TABLE_MAX + 1)
+                .await?;
+            if entries <= WORD_TABLE_MAX
+                && let Some(matches) = self
+                    .keyword_matches(&q.filter, Lookup::WordTable(0))
+                    .await?
+            {
+                return Ok(WordWalk::Matches(matches));
+            }
+        }
+        Ok(WordWalk::Unbounded)
     }
 
     /// The lookup for a query that needs the first `depth` matches, with the
     /// keyword's match set when the word table drives the keyword
     /// (`keyword_matches`). A set already read for this filter is used again
-    /// without a lookup. Only a lone keyword word's lookup hangs on the depth
-    /// (several words are driven by the rarest one's range whatever the depth,
-    /// filters by the smallest index): any other is found once per request.
+    /// without a lookup. A lookup that does not hang on the depth is found
+    /// once per request (`lookup_is_shared`).
     async fn lookup_matches(
         &self,
         filter: &GridFilter,
@@ -767,7 +819,7 @@ impl Db {
         if let Some(matches) = read.matches.get() {
             return Ok((Lookup::Matches, Some(matches.clone())));
         }
-        let lookup = if filter.words.len() == 1 {
+        let lookup = if !lookup_is_shared(filter) {
             self.lookup(filter, now, depth).await?
         } else {
             *read
@@ -1082,10 +1134,10 @@ impl Db {
         if filter.is_empty() {
             return self.customers_total().await;
         }
-        // Several words or none: their lookup (shared with the page), and the
-        // keyword's match set when it has one.
+        // The lookup shared with the page, and the keyword's match set when it
+        // has one.
         let mut looked_up = None;
-        if filter.words.len() != 1 {
+        if lookup_is_shared(filter) {
             let (lookup, matches) = self.lookup_matches(filter, now, count_depth(bound)).await?;
             if let Some(matches) = matches {
                 return self.matched_count(filter, &matches, now, bound).await;
@@ -1506,6 +1558,16 @@ fn word_table_ids(sql: &mut Sql, words: &[String], driver: usize) -> String {
 /// (each word's range then holds exactly its customers).
 fn word_table_is_exact(filter: &GridFilter) -> bool {
     !filter.words.is_empty() && left_after_words(filter).is_empty()
+}
+
+/// Whether the filter's lookup is the same whatever the depth of the read,
+/// so a request's count and page share one (`lookup_matches`): only a lone
+/// keyword word without `has_tokens=yes` is walked or read from the word
+/// table by the depth (see `lookup`); several words and `has_tokens=yes` read
+/// the word table whenever the rarest word's range is small enough, filters
+/// take the smallest index.
+fn lookup_is_shared(filter: &GridFilter) -> bool {
+    filter.words.len() != 1 || filter.has_tokens == Some(true)
 }
 
 /// What is left to check on the rows of a keyword's match set (or a word's
