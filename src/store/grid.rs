@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use futures_util::future::try_join_all;
 use tokio::sync::OnceCell;
 
 use super::{Db, StoreResult, Tx, on_patient, on_pool, on_tx};
@@ -206,7 +207,7 @@ const WORD_TABLE_MAX: i64 = 200_000;
 /// costs about this many entries per customer row fetched by id: a page of a
 /// match set walks at most that many entries per match before it fetches
 /// them instead (see `matches_page`).
-const WALK_ENTRIES_PER_FETCH: i64 = 40;
+const PG_WALK_ENTRIES_PER_FETCH: i64 = 40;
 /// The first limit `rarest_word_counted` counts each word's range up to.
 const RAREST_FIRST_PROBE: i64 = 2_000;
 /// Characters that end a word in a name or an email; a keyword word starts
@@ -284,6 +285,16 @@ fn word_range(word: &str) -> (String, String) {
     let key: String = word.chars().take(WORD_KEY_CHARS).collect();
     let high = prefix_upper_bound(&key);
     (key, high)
+}
+
+/// Where a walk along the sort index stops (`page_sql`).
+enum WalkBound<'a> {
+    None,
+    /// After this many rows (PostgreSQL keeps the index order through the
+    /// subquery that counts them; SQLite would sort its rows).
+    Rows(i64),
+    /// At this customer's sort key (name or email) and id, inclusive.
+    UpTo(&'a str, i64),
 }
 
 /// How a lone keyword word's walk ended (`walk_for_a_word`).
@@ -544,15 +555,17 @@ impl Db {
     /// word with the fewest stored words stands for the matches.
     async fn lookup(&self, filter: &GridFilter, now: i64, depth: i64) -> StoreResult<Lookup> {
         // First a cheap probe of each word, up to the small limit.
-        let best = if filter.words.is_empty() {
-            None
-        } else {
-            Some(
-                self.rarest_word_counted(&filter.words, 1, WORD_TABLE_LIMIT + 1)
-                    .await?,
-            )
+        let words = async {
+            if filter.words.is_empty() {
+                return Ok(None);
+            }
+            let counted = self
+                .rarest_word_counted(&filter.words, 1, WORD_TABLE_LIMIT + 1)
+                .await?;
+            StoreResult::Ok(Some(counted))
         };
-        let mut small: Vec<(i64, Lookup)> = self.filter_lookups(filter, now).await?;
+        // The filters' index ranges are probed meanwhile.
+        let (best, mut small) = tokio::try_join!(words, self.filter_lookups(filter, now))?;
         if let Some((entries, i)) = best {
             small.push((entries, Lookup::WordTable(i)));
         }
@@ -611,13 +624,15 @@ impl Db {
     /// sorted (`Lookup::Matches`), or a walk in sort order keeping the set's
     /// ids, which reads index entries only. SQLite walks when the page's
     /// depth lies within fewer entries (`depth × customers / matches`) than
-    /// fetching the matches costs (`SEEK_COST_IN_ENTRIES` each) — but never
+    /// fetching the matches costs (`SEEK_COST_IN_ENTRIES` each), but never
     /// along the name or email: a keyword is often a first name, whose
     /// customers sit together in those orders (`emma.de` by name lies past
-    /// every name before "emma": 200 ms walked, 8 ms fetched). PostgreSQL,
-    /// where a row fetched by id costs more, walks any order when only the
-    /// keyword is asked for (the walk then reads the index alone), but stops after
-    /// `WALK_ENTRIES_PER_FETCH` entries per match, then fetches: a first
+    /// every name before "emma": 200 ms walked, 8 ms fetched; a walk held to
+    /// 5 entries a match, then fetched, made `emma` by name 35 % slower and
+    /// `jan` page 250 by name 75 % slower, measured). PostgreSQL, where a row
+    /// fetched by id costs more, walks any order when only the keyword is
+    /// asked for (the walk then reads the index alone), but stops after
+    /// `PG_WALK_ENTRIES_PER_FETCH` entries per match, then fetches: a first
     /// name's cluster costs at most twice the fetch (`vries` by name, 200
     /// rows: 9 ms walked, 130 ms fetched; `jan` page 250: 90 ms, 600 ms).
     async fn matches_page(&self, q: &CustomerGridQuery, matches: &[i64]) -> StoreResult<Vec<i64>> {
@@ -632,15 +647,16 @@ impl Db {
                         && walk < SEEK_COST_IN_ENTRIES as i64 * n =>
                 {
                     return self
-                        .ids(&self.page_sql(q, Lookup::Rows, Some(matches), None))
+                        .ids(&self.page_sql(q, Lookup::Rows, Some(matches), WalkBound::None))
                         .await;
                 }
                 // Only the keyword: the walk reads the index alone (another
                 // filter would fetch each row walked).
                 Db::Postgres(_) if left_after_words(&q.filter).is_empty() => {
-                    let scan = n.saturating_mul(WALK_ENTRIES_PER_FETCH);
+                    let scan = n.saturating_mul(PG_WALK_ENTRIES_PER_FETCH);
                     if walk < scan {
-                        let sql = self.page_sql(q, Lookup::Rows, Some(matches), Some(scan));
+                        let sql =
+                            self.page_sql(q, Lookup::Rows, Some(matches), WalkBound::Rows(scan));
                         let ids = self.ids(&sql).await?;
                         // A short page is the true one when the walk read every row.
                         if ids.len() as i64 == q.limit || scan > customers {
@@ -651,7 +667,7 @@ impl Db {
                 _ => {}
             }
         }
-        self.ids(&self.page_sql(q, Lookup::Matches, Some(matches), None))
+        self.ids(&self.page_sql(q, Lookup::Matches, Some(matches), WalkBound::None))
             .await
     }
 
@@ -667,21 +683,33 @@ impl Db {
     /// `SELECT c.id FROM customers c WHERE … ORDER BY …` with the page's limit
     /// and offset.
     fn page_ids_sql(&self, q: &CustomerGridQuery, lookup: Lookup) -> Sql {
-        self.page_sql(q, lookup, None, None)
+        self.page_sql(q, lookup, None, WalkBound::None)
     }
 
     /// `page_ids_sql`, with `matches`: only those customers, read from the
     /// list (`Lookup::Matches`) or checked against it along the sort index
-    /// (`Lookup::Rows`). With `scan`, held to the first `scan` rows of the
-    /// sort order: the page's slice of the matches among them. A full page is
-    /// then the true page (the first matches in order); a short one may only
-    /// mean the scan stopped.
+    /// (`Lookup::Rows`). With a `bound`, held to the first rows of the sort
+    /// order: the page's slice of the matches among them. A full page is then
+    /// the true page (the first matches in order); a short one may only mean
+    /// the walk stopped.
     fn page_sql(
         &self,
         q: &CustomerGridQuery,
         lookup: Lookup,
         matches: Option<&[i64]>,
-        scan: Option<i64>,
+        bound: WalkBound,
+    ) -> Sql {
+        self.page_select(q, lookup, matches, bound, "c.id")
+    }
+
+    /// `page_sql` answering `select` of each row (bounded by rows: the ids).
+    fn page_select(
+        &self,
+        q: &CustomerGridQuery,
+        lookup: Lookup,
+        matches: Option<&[i64]>,
+        bound: WalkBound,
+        select: &str,
     ) -> Sql {
         let mut sql = Sql::default();
         let now = sql.int(q.now);
@@ -710,6 +738,11 @@ impl Db {
         };
         // A pager link's keyset: where the read starts along the sort index.
         let mut start = Vec::new();
+        if let WalkBound::UpTo(key, id) = &bound {
+            let (key, id) = (sql.text(key), sql.int(*id));
+            let cmp = if q.descending { ">=" } else { "<=" };
+            start.push(format!("(c.{column}, c.id) {cmp} ({key}, {id})"));
+        }
         if let Some(after) = q.after {
             let after = sql.int(after);
             start.push(if column == "id" {
@@ -724,9 +757,9 @@ impl Db {
         let sort_column = self.sort_expr(column, lookup);
         let from = self.customers_in_order(lookup, column, &q.filter);
         let (limit, offset) = (sql.int(q.limit), sql.int(q.offset));
-        sql.text = match scan {
-            None => format!(
-                "SELECT c.id FROM {from} {} ORDER BY {sort_column} {dir}, c.id {dir} \
+        sql.text = match bound {
+            WalkBound::None | WalkBound::UpTo(..) => format!(
+                "SELECT {select} FROM {from} {} ORDER BY {sort_column} {dir}, c.id {dir} \
                  LIMIT {limit} OFFSET {offset}",
                 where_clause(&[start, conditions].concat())
             ),
@@ -734,7 +767,7 @@ impl Db {
             // subplan (a condition of the WHERE would become a join that loses
             // the index order); with no other filter, the walk reads the sort
             // index alone.
-            Some(scan) => {
+            WalkBound::Rows(scan) => {
                 let scan = sql.int(scan);
                 let all = all_of(&conditions);
                 format!(
@@ -780,28 +813,67 @@ impl Db {
     /// PostgreSQL. So the walk stops there, and the word's match set is read
     /// when its range is small enough; else the walk goes on to the page.
     async fn walk_for_a_word(&self, q: &CustomerGridQuery) -> StoreResult<WordWalk> {
+        if !matches!(q.sort, GridSort::Name | GridSort::Email) {
+            return Ok(WordWalk::Unbounded);
+        }
         let customers = self.customers_bound().await?;
         let depth = q.offset + q.limit;
         let scan = (2 * depth).saturating_mul(customers) / WORD_TABLE_LIMIT;
-        if scan < customers {
-            let ids = self
-                .ids(&self.page_sql(q, Lookup::Rows, None, Some(scan)))
-                .await?;
-            if ids.len() as i64 == q.limit {
-                return Ok(WordWalk::Page(ids));
-            }
-            let (entries, _) = self
-                .rarest_word_counted(&q.filter.words, WORD_TABLE_LIMIT + 1, WORD_TABLE_MAX + 1)
-                .await?;
-            if entries <= WORD_TABLE_MAX
-                && let Some(matches) = self
-                    .keyword_matches(&q.filter, Lookup::WordTable(0))
+        if scan >= customers {
+            return Ok(WordWalk::Unbounded);
+        }
+        let ids = match self {
+            Db::Postgres(_) => {
+                self.ids(&self.page_sql(q, Lookup::Rows, None, WalkBound::Rows(scan)))
                     .await?
-            {
-                return Ok(WordWalk::Matches(matches));
             }
+            Db::Sqlite(_) => {
+                let Some((key, id)) = self.sort_key_at(q, scan).await? else {
+                    return Ok(WordWalk::Unbounded);
+                };
+                let bound = WalkBound::UpTo(&key, id);
+                self.ids(&self.page_sql(q, Lookup::Rows, None, bound))
+                    .await?
+            }
+        };
+        if ids.len() as i64 == q.limit {
+            return Ok(WordWalk::Page(ids));
+        }
+        let (entries, _) = self
+            .rarest_word_counted(&q.filter.words, WORD_TABLE_LIMIT + 1, WORD_TABLE_MAX + 1)
+            .await?;
+        if entries <= WORD_TABLE_MAX
+            && let Some(matches) = self
+                .keyword_matches(&q.filter, Lookup::WordTable(0))
+                .await?
+        {
+            return Ok(WordWalk::Matches(matches));
         }
         Ok(WordWalk::Unbounded)
+    }
+
+    /// The name or email key and id of the customer `n` rows along the
+    /// query's order (from its pager keyset, if any), read from the sort
+    /// index alone; None when fewer rows follow.
+    async fn sort_key_at(
+        &self,
+        q: &CustomerGridQuery,
+        n: i64,
+    ) -> StoreResult<Option<(String, i64)>> {
+        let all = CustomerGridQuery {
+            filter: GridFilter::default(),
+            limit: 1,
+            offset: n,
+            ..q.clone()
+        };
+        let select = format!("c.{}, c.id", q.sort.column());
+        let sql = self.page_select(&all, Lookup::Rows, None, WalkBound::None, &select);
+        Ok(on_pool!(self, |pool| bind_args!(
+            sqlx::query_as(&sql.text),
+            &sql.args
+        )
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// The lookup for a query that needs the first `depth` matches, with the
@@ -871,20 +943,24 @@ impl Db {
         driver: usize,
     ) -> StoreResult<Arc<[i64]>> {
         let words = &filter.words;
-        let (_, mut matches) = self
-            .word_holders(&words[driver], None, WORD_TABLE_MAX + 1)
-            .await?;
         // Customers holding the words as typed, one after the other, hold
         // every word: only the others are checked word by word (`de vries`:
         // 19,937 customers hold the phrase, none left to check against the
-        // 139,671 entries of `de`).
-        let mut sure = Vec::new();
-        if let Some(phrase) = phrase(words) {
-            let (read, holders) = self.word_holders(&phrase, None, WORD_TABLE_MAX + 1).await?;
-            if read <= WORD_TABLE_MAX {
-                sure = intersection(&matches, &holders);
-                matches = difference(&matches, &sure);
+        // 139,671 entries of `de`). Read beside the driving word's range.
+        let phrase_holders = async {
+            match phrase(words) {
+                Some(phrase) => self.word_holders(&phrase, None, WORD_TABLE_MAX + 1).await,
+                None => Ok((0, Vec::new())),
             }
+        };
+        let ((_, mut matches), (read, holders)) = tokio::try_join!(
+            self.word_holders(&words[driver], None, WORD_TABLE_MAX + 1),
+            phrase_holders
+        )?;
+        let mut sure = Vec::new();
+        if read <= WORD_TABLE_MAX {
+            sure = intersection(&matches, &holders);
+            matches = difference(&matches, &sure);
         }
         for (i, word) in words.iter().enumerate() {
             if i == driver || matches.is_empty() {
@@ -1282,13 +1358,18 @@ impl Db {
             from.max(RAREST_FIRST_PROBE).min(to)
         };
         loop {
-            let mut rarest = (limit, 0);
-            for (i, word) in words.iter().enumerate() {
+            // The words are counted side by side, each on a connection of its own.
+            let counts = try_join_all(words.iter().map(|word| {
                 let (low, high) = word_range(word);
-                let sql = "SELECT 1 FROM customer_search_words WHERE word >= $1 AND word < $2";
-                let n = self
-                    .probe(sql, &[Arg::Text(low), Arg::Text(high)], limit)
-                    .await?;
+                async move {
+                    let sql = "SELECT 1 FROM customer_search_words WHERE word >= $1 AND word < $2";
+                    self.probe(sql, &[Arg::Text(low), Arg::Text(high)], limit)
+                        .await
+                }
+            }))
+            .await?;
+            let mut rarest = (limit, 0);
+            for (i, n) in counts.into_iter().enumerate() {
                 if n < rarest.0 {
                     rarest = (n, i);
                 }
@@ -1468,7 +1549,7 @@ impl Db {
             .lookup_matches(&q.filter, q.now, q.offset + q.limit)
             .await?;
         let sql = match matches {
-            Some(matches) => self.page_sql(q, Lookup::Matches, Some(&matches), None),
+            Some(matches) => self.page_sql(q, Lookup::Matches, Some(&matches), WalkBound::None),
             None => self.page_ids_sql(q, lookup),
         };
         self.explain(&sql, lookup).await
