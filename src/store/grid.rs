@@ -208,6 +208,9 @@ const WORD_TABLE_MAX: i64 = 200_000;
 /// match set walks at most that many entries per match before it fetches
 /// them instead (see `matches_page`).
 const PG_WALK_ENTRIES_PER_FETCH: i64 = 40;
+/// A lone keyword word that starts at most this many names (or emails, by
+/// the sort) is taken to be spread along that order (see `walk_for_a_word`).
+const WORD_STARTS_SPREAD: i64 = 2_000;
 /// The first limit `rarest_word_counted` counts each word's range up to.
 const RAREST_FIRST_PROBE: i64 = 2_000;
 /// Characters that end a word in a name or an email; a keyword word starts
@@ -814,6 +817,25 @@ impl Db {
     /// when its range is small enough; else the walk goes on to the page.
     async fn walk_for_a_word(&self, q: &CustomerGridQuery) -> StoreResult<WordWalk> {
         if !matches!(q.sort, GridSort::Name | GridSort::Email) {
+            return Ok(WordWalk::Unbounded);
+        }
+        // A word that seldom starts a name (an email) is spread along that
+        // order, thin or thick: the walk goes on (`smith` by name, last page:
+        // 16 ms walked, 67 ms stopped and read from the set).
+        let (low, high) = (
+            q.filter.words[0].clone(),
+            prefix_upper_bound(&q.filter.words[0]),
+        );
+        let column = q.sort.column();
+        let sql = format!("SELECT 1 FROM customers WHERE {column} >= $1 AND {column} < $2");
+        let starting = self
+            .probe(
+                &sql,
+                &[Arg::Text(low), Arg::Text(high)],
+                WORD_STARTS_SPREAD + 1,
+            )
+            .await?;
+        if starting <= WORD_STARTS_SPREAD {
             return Ok(WordWalk::Unbounded);
         }
         let customers = self.customers_bound().await?;
