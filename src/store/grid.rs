@@ -739,16 +739,17 @@ impl Db {
         } else {
             ("ASC", ">")
         };
-        // A pager link's keyset: where the read starts along the sort index.
-        let mut start = Vec::new();
+        // Where the read starts along the sort index (a pager link's keyset)
+        // and where a bounded walk ends.
+        let mut range = Vec::new();
         if let WalkBound::UpTo(key, id) = &bound {
             let (key, id) = (sql.text(key), sql.int(*id));
             let cmp = if q.descending { ">=" } else { "<=" };
-            start.push(format!("(c.{column}, c.id) {cmp} ({key}, {id})"));
+            range.push(format!("(c.{column}, c.id) {cmp} ({key}, {id})"));
         }
         if let Some(after) = q.after {
             let after = sql.int(after);
-            start.push(if column == "id" {
+            range.push(if column == "id" {
                 format!("c.id {cmp} {after}")
             } else {
                 format!(
@@ -764,7 +765,7 @@ impl Db {
             WalkBound::None | WalkBound::UpTo(..) => format!(
                 "SELECT {select} FROM {from} {} ORDER BY {sort_column} {dir}, c.id {dir} \
                  LIMIT {limit} OFFSET {offset}",
-                where_clause(&[start, conditions].concat())
+                where_clause(&[range, conditions].concat())
             ),
             // Inside the CASE, PostgreSQL tests a match set's list as a hashed
             // subplan (a condition of the WHERE would become a join that loses
@@ -778,7 +779,7 @@ impl Db {
                      CASE WHEN {all} THEN 1 ELSE 0 END AS m FROM {from} {} \
                      ORDER BY {sort_column} {dir}, c.id {dir} LIMIT {scan}) w \
                      WHERE w.m = 1 ORDER BY w.k {dir}, w.id {dir} LIMIT {limit} OFFSET {offset}",
-                    where_clause(&start)
+                    where_clause(&range)
                 )
             }
         };
@@ -822,19 +823,11 @@ impl Db {
         // A word that seldom starts a name (an email) is spread along that
         // order, thin or thick: the walk goes on (`smith` by name, last page:
         // 16 ms walked, 67 ms stopped and read from the set).
-        let (low, high) = (
-            q.filter.words[0].clone(),
-            prefix_upper_bound(&q.filter.words[0]),
-        );
+        let word = &q.filter.words[0];
         let column = q.sort.column();
         let sql = format!("SELECT 1 FROM customers WHERE {column} >= $1 AND {column} < $2");
-        let starting = self
-            .probe(
-                &sql,
-                &[Arg::Text(low), Arg::Text(high)],
-                WORD_STARTS_SPREAD + 1,
-            )
-            .await?;
+        let range = [Arg::Text(word.clone()), Arg::Text(prefix_upper_bound(word))];
+        let starting = self.probe(&sql, &range, WORD_STARTS_SPREAD + 1).await?;
         if starting <= WORD_STARTS_SPREAD {
             return Ok(WordWalk::Unbounded);
         }
@@ -928,10 +921,11 @@ impl Db {
     /// A keyword driven by the word table: the customers holding a stored word
     /// in every word's range, in id order (None for any other lookup). Read
     /// once, it serves the page (`matches_page`) and, for several words, the
-    /// count. The driving (rarest) word's range is read whole; each other word's range is
-    /// read too while it is no longer than `SEEK_COST_IN_ENTRIES` entries per
-    /// customer still in the set, else each of them is looked up in
-    /// (customer_id, word). The ranges are intersected here: reading 40,000
+    /// count. The driving (rarest) word's range is read whole; each other
+    /// word's range is read too while it is no longer than
+    /// `SEEK_COST_IN_ENTRIES` entries per customer still in the set, else each
+    /// of them is looked up in (customer_id, word). The ranges are
+    /// intersected here (see `read_keyword_matches`): reading 40,000
     /// entries costs about what 3,000 seeks do, so `sophie van` (40,266 and
     /// 39,890 entries, 376 customers) reads two ranges instead of seeking once
     /// per entry of the first. A necessary condition only, like the word
@@ -971,18 +965,21 @@ impl Db {
         // 139,671 entries of `de`). Read beside the driving word's range.
         let phrase_holders = async {
             match phrase(words) {
-                Some(phrase) => self.word_holders(&phrase, None, WORD_TABLE_MAX + 1).await,
-                None => Ok((0, Vec::new())),
+                Some(phrase) => self
+                    .word_holders(&phrase, None, WORD_TABLE_MAX + 1)
+                    .await
+                    .map(|(read, holders)| (read <= WORD_TABLE_MAX).then_some(holders)),
+                None => Ok(None),
             }
         };
-        let ((_, mut matches), (read, holders)) = tokio::try_join!(
+        let ((_, mut matches), phrase_holders) = tokio::try_join!(
             self.word_holders(&words[driver], None, WORD_TABLE_MAX + 1),
             phrase_holders
         )?;
         let mut sure = Vec::new();
-        if read <= WORD_TABLE_MAX {
+        if let Some(holders) = phrase_holders {
             sure = intersection(&matches, &holders);
-            matches = difference(&matches, &sure);
+            matches = difference(&matches, &holders);
         }
         for (i, word) in words.iter().enumerate() {
             if i == driver || matches.is_empty() {
